@@ -1,0 +1,48 @@
+# kadr — two commands do all the set-up: `make up` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: up test demo bench lint install clean sample
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## up: create .venv, install, migrate, start API + worker + scheduler on the embedded default
+up: install
+	$(BIN)/kadr migrate
+	$(BIN)/kadr up
+
+## test: install what tests need and run the whole suite
+test: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## demo: process the committed sample talk with the default profile into ./out
+demo: install
+	$(BIN)/kadr migrate
+	HF_HUB_OFFLINE=1 $(BIN)/kadr process tests/data/talk.mp4 --profile default --out out/demo
+
+## bench: run the benchmarks and write bench/results/*.json
+bench: install
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/pipeline.py
+
+## lint: ruff and mypy
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+## sample: regenerate tests/data/talk.mp4 (needs espeak-ng; the result is committed)
+sample: install
+	$(BIN)/python scripts/make_sample.py
+
+clean:
+	rm -rf $(VENV) var out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+import kadr
+from kadr.config import Settings, get_settings
+from kadr.core.db import dispose_database, get_database
+from kadr.core.http import install_error_handlers
+from kadr.core.logging import configure_logging
+from kadr.core.metrics import HTTP_REQUESTS
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_worker: bool = False,
+    run_scheduler: bool = False,
+) -> FastAPI:
+    """Build the API. `run_worker`/`run_scheduler` embed those roles in this process (`kadr up`)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from kadr.jobs.runtime import Runtime
+
+        get_database(settings)
+        async with AsyncExitStack() as stack:
+            runtime = Runtime(settings)
+            app.state.runtime = runtime
+            await stack.enter_async_context(runtime.running(worker=run_worker, scheduler=run_scheduler))
+            yield
+        await dispose_database()
+
+    app = FastAPI(
+        title="kadr",
+        version=kadr.__version__,
+        summary="Self-hosted backend for AI video work.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["Location"],
+        )
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_REQUESTS.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        return response
+
+    from kadr.accounts.endpoints import router as accounts_router
+    from kadr.health import router as health_router
+    from kadr.runs.endpoints import router as runs_router
+    from kadr.videos.endpoints import router as videos_router
+
+    app.include_router(health_router)
+    app.include_router(accounts_router, prefix="/v1")
+    app.include_router(videos_router, prefix="/v1")
+    app.include_router(runs_router, prefix="/v1")
+    return app

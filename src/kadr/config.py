@@ -1,0 +1,111 @@
+"""Settings: every knob is a `KADR_*` environment variable (or a line in `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """kadr's configuration. Switching embedded <-> distributed is configuration only."""
+
+    model_config = SettingsConfigDict(env_prefix="KADR_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------
+    data_dir: Path = Field(Path("var"), description="Root for the embedded database, storage and scratch.")
+    database_url: str = Field(
+        "", description="SQLAlchemy async URL; empty means sqlite+aiosqlite:///<data_dir>/kadr.db"
+    )
+    broker_url: str = Field(
+        "memory://", description="memory:// (in-process), redis://host:port/db or amqp://user:pass@host:port/"
+    )
+    storage_url: str = Field(
+        "", description="file:///path (default <data_dir>/storage) or s3://bucket?endpoint=http://host:port"
+    )
+    work_dir: Path | None = Field(None, description="Scratch space for workers; default <data_dir>/work")
+
+    # --- database ----------------------------------------------------------
+    db_pool_size: int = Field(10, description="PostgreSQL connection pool size per process")
+    db_max_overflow: int = Field(10, description="PostgreSQL connections allowed above the pool size")
+    db_pool_timeout: float = Field(5.0, description="Seconds to wait for a pooled connection before 503")
+    sqlite_busy_timeout_ms: int = Field(30_000, description="SQLite busy timeout")
+
+    # --- HTTP API ----------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = Field("", description="Base URL clients use to reach the API (for links); default http://host:port")
+    max_upload_bytes: int = Field(4 * 1024**3, description="Largest accepted upload")
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # --- auth --------------------------------------------------------------
+    secret_key: SecretStr = Field(
+        SecretStr("dev-insecure-change-me-0123456789abcdef"),
+        description="Signs JWTs and upload tokens; encrypts channel secrets. Set it in production.",
+    )
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_days: int = 30
+    allow_registration: bool = True
+
+    # --- jobs --------------------------------------------------------------
+    job_lease_seconds: float = Field(60.0, description="A job's lease; a live worker renews it every heartbeat")
+    job_heartbeat_seconds: float = Field(5.0, description="How often a worker renews its lease and sees cancels")
+    job_max_attempts: int = 5
+    job_backoff_base_seconds: float = 2.0
+    job_backoff_max_seconds: float = 600.0
+    job_redeliver_after_seconds: float = Field(
+        60.0, description="A queued job whose message is this old without a claim is sent again"
+    )
+    worker_threads: int = Field(2, description="Concurrent jobs per worker process")
+    worker_queues: list[str] = Field(default_factory=lambda: ["video", "publish", "notify"])
+
+    # --- pipeline ----------------------------------------------------------
+    cache_ttl_days: float = 3.0
+    asr_model: str = Field("tiny.en", description="Whisper model name, or a path to a CTranslate2 model folder")
+    asr_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    asr_compute_type: str = "int8"
+    asr_threads: int = 2
+    asr_remote_url: str = Field("", description="OpenAI-compatible /v1/audio/transcriptions server, instead of local")
+    asr_remote_api_key: SecretStr = SecretStr("")
+    ffmpeg_binary: str = Field("", description="ffmpeg to use; default the one bundled by imageio-ffmpeg")
+    ffmpeg_threads: int = Field(0, description="0 lets ffmpeg choose")
+    component_timeout_seconds: float = Field(4 * 3600.0, description="Deadline for one component")
+
+    # --- scheduler ---------------------------------------------------------
+    scheduler_interval_seconds: float = Field(5.0, description="How often the scheduler runs its duties")
+
+    # --- observability -----------------------------------------------------
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'kadr.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "storage").resolve().as_uri()
+
+    @property
+    def resolved_work_dir(self) -> Path:
+        return (self.work_dir or self.data_dir / "work").resolve()
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: database, errors, ids, logging, metrics, time."""

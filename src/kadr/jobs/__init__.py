@@ -1,0 +1,1 @@
+"""Background jobs: the database is the record, the broker is the doorbell."""

@@ -1,0 +1,1 @@
+"""ffmpeg/PyAV plumbing: probing, process-group runner with deadlines and progress."""

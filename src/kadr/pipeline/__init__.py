@@ -1,0 +1,1 @@
+"""The processing pipeline: orchestrator and components."""

@@ -1,0 +1,128 @@
+"""The contract between the orchestrator and pipeline components.
+
+A component reads its inputs (the source file and artifacts of the
+components it requires) and writes its outputs as files under
+`ctx.output(name)`. It never touches the database or object storage: the
+orchestrator hashes, uploads and records what it produced.
+
+Artifact names are relative paths inside the run (`transcript.json`,
+`clips/clip_01_9x16.mp4`); they become storage keys `runs/<run_id>/<name>`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kadr.config import Settings
+from kadr.core.errors import Cancelled
+
+
+@dataclass
+class ProducedArtifact:
+    """A file a component wrote; `name` is its path relative to the run."""
+
+    name: str
+    path: Path
+    kind: str  # "json", "audio", "video", "subtitles", "image", "text"
+    content_type: str
+
+
+@dataclass
+class ComponentResult:
+    artifacts: list[ProducedArtifact] = field(default_factory=list)
+    #: Small JSON-able facts shown in the API (e.g. {"language": "en", "segments": 12}).
+    summary: dict[str, Any] = field(default_factory=dict)
+    #: Set when the component had nothing sensible to do (e.g. clips of an audio-only file).
+    skipped_reason: str | None = None
+
+
+class ComponentInputMissing(Exception):
+    """An artifact a component needs was not produced by its requirements."""
+
+
+class ComponentContext:
+    """What a running component may use: files in, files out, progress, cancellation."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        source: Path,
+        workdir: Path,
+        params: dict[str, Any],
+        settings: Settings,
+        fetch_artifact: Callable[[str], Path],
+        report_progress: Callable[[float, str | None], None] | None = None,
+        cancel_event: threading.Event | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.source = source
+        self.workdir = workdir
+        self.params = params
+        self.settings = settings
+        self._fetch_artifact = fetch_artifact
+        self._report_progress = report_progress
+        self.cancel_event = cancel_event or threading.Event()
+        #: time.monotonic() value after which work must stop; None = no deadline.
+        self.deadline = deadline
+
+    def input(self, name: str) -> Path:
+        """Local path of an artifact produced earlier in this run (downloaded if needed)."""
+        return self._fetch_artifact(name)
+
+    def read_json(self, name: str) -> Any:
+        import json
+
+        return json.loads(self.input(name).read_text(encoding="utf-8"))
+
+    def output(self, name: str) -> Path:
+        """Where to write the artifact `name`; parent folders are created."""
+        path = self.workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report progress of this component in [0, 1]; also a cancellation point."""
+        self.check_cancelled()
+        if self._report_progress is not None:
+            self._report_progress(min(1.0, max(0.0, fraction)), message)
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled("cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise Cancelled("component deadline exceeded")
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+class Component:
+    """Base class for pipeline components. Subclasses set the class attributes and implement `run`."""
+
+    name: ClassVar[str]
+    #: Bump when the output for the same input and params changes: it is part of config_hash.
+    version: ClassVar[str] = "1"
+    #: Names of components whose artifacts this one reads.
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: Default parameters; a profile may override any of them.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: Relative cost, used to weigh the run's overall percent.
+    weight: ClassVar[float] = 1.0
+
+    @classmethod
+    def resolve_params(cls, settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Defaults + overrides (+ anything taken from settings). Unknown keys are an error."""
+        unknown = set(overrides) - set(cls.defaults)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) for {cls.name}: {', '.join(sorted(unknown))}")
+        return {**cls.defaults, **overrides}
+
+    def run(self, ctx: ComponentContext) -> ComponentResult:
+        raise NotImplementedError

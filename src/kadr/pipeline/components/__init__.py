@@ -1,0 +1,1 @@
+"""Pipeline components, one file each."""

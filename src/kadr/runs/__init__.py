@@ -1,0 +1,1 @@
+"""Profiles and runs: one video processed with one profile."""

@@ -1,0 +1,1 @@
+"""Object storage: one protocol, local-directory and S3 backends."""

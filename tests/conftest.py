@@ -1,0 +1,101 @@
+"""Shared fixtures: settings on a temporary data dir, a migrated database, the ASGI app."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+# Nothing in the tests may reach the network for models.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from kadr.config import Settings  # noqa: E402
+
+DATA_DIR = Path(__file__).parent / "data"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def service_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a service is missing on a laptop; fail in CI, where it must be there."""
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: services are required)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded-mode settings on a fresh data directory."""
+    return Settings(
+        data_dir=tmp_path / "var",
+        secret_key="test-secret-key-0123456789abcdef0123456789",  # type: ignore[arg-type]
+        job_heartbeat_seconds=0.5,
+        job_lease_seconds=5.0,
+        job_backoff_base_seconds=0.2,
+        job_redeliver_after_seconds=3.0,
+        scheduler_interval_seconds=0.5,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[None]:
+    """A migrated database for `settings` on the test's event loop."""
+    from kadr.core.db import dispose_database, get_database
+    from kadr.migrations.runner import upgrade_database
+
+    await upgrade_database(settings)
+    database = get_database(settings)
+    # TEMPORARY until the initial Alembic revision lands: create tables from the models.
+    from kadr.core.db import Base
+    from kadr.core.model_registry import load_all_models
+
+    load_all_models()
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    yield
+    await dispose_database()
+
+
+@pytest.fixture
+async def app(settings: Settings, database: None):  # type: ignore[no-untyped-def]
+    from kadr.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def sample_video() -> Iterator[Path]:
+    path = DATA_DIR / "talk.mp4"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `python scripts/make_sample.py`")
+    yield path
