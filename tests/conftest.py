@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from kadr.config import Settings  # noqa: E402
+from kadr.config import Settings
 
 DATA_DIR = Path(__file__).parent / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     # --- HTTP API ----------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = Field("", description="Base URL clients use to reach the API (for links); default http://host:port")
+    public_url: str = Field(
+        "", description="Base URL clients use to reach the API (for links); default http://host:port"
+    )
     max_upload_bytes: int = Field(4 * 1024**3, description="Largest accepted upload")
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -51,8 +53,12 @@ class Settings(BaseSettings):
     allow_registration: bool = True
 
     # --- jobs --------------------------------------------------------------
-    job_lease_seconds: float = Field(60.0, description="A job's lease; a live worker renews it every heartbeat")
-    job_heartbeat_seconds: float = Field(5.0, description="How often a worker renews its lease and sees cancels")
+    job_lease_seconds: float = Field(
+        60.0, description="A job's lease; a live worker renews it every heartbeat"
+    )
+    job_heartbeat_seconds: float = Field(
+        5.0, description="How often a worker renews its lease and sees cancels"
+    )
     job_max_attempts: int = 5
     job_backoff_base_seconds: float = 2.0
     job_backoff_max_seconds: float = 600.0
@@ -64,11 +70,15 @@ class Settings(BaseSettings):
 
     # --- pipeline ----------------------------------------------------------
     cache_ttl_days: float = 3.0
-    asr_model: str = Field("tiny.en", description="Whisper model name, or a path to a CTranslate2 model folder")
+    asr_model: str = Field(
+        "tiny.en", description="Whisper model name, or a path to a CTranslate2 model folder"
+    )
     asr_device: Literal["cpu", "cuda", "auto"] = "cpu"
     asr_compute_type: str = "int8"
     asr_threads: int = 2
-    asr_remote_url: str = Field("", description="OpenAI-compatible /v1/audio/transcriptions server, instead of local")
+    asr_remote_url: str = Field(
+        "", description="OpenAI-compatible /v1/audio/transcriptions server, instead of local"
+    )
     asr_remote_api_key: SecretStr = SecretStr("")
     ffmpeg_binary: str = Field("", description="ffmpeg to use; default the one bundled by imageio-ffmpeg")
     ffmpeg_threads: int = Field(0, description="0 lets ffmpeg choose")

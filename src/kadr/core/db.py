@@ -80,7 +80,9 @@ def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        engine = create_async_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(

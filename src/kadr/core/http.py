@@ -90,7 +90,9 @@ def install_error_handlers(app: FastAPI) -> None:
             ERRORS_TOTAL.labels(where="api", type="database_unavailable").inc()
             log.warning("database unavailable", path=request.url.path, error=str(exc)[:200])
             return problem_response(
-                ServiceUnavailable("The database is unreachable; try again shortly.").to_problem(request.url.path),
+                ServiceUnavailable("The database is unreachable; try again shortly.").to_problem(
+                    request.url.path
+                ),
                 {"Retry-After": "5"},
             )
         ERRORS_TOTAL.labels(where="api", type=type(exc).__name__).inc()

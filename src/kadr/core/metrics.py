@@ -8,11 +8,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-RUNS_TOTAL = Gauge(
-    "kadr_runs_total", "Runs in the database by status", ["status"], registry=REGISTRY
-)
+RUNS_TOTAL = Gauge("kadr_runs_total", "Runs in the database by status", ["status"], registry=REGISTRY)
 QUEUE_LENGTH = Gauge(
-    "kadr_queue_length", "Jobs waiting or running, by queue and status", ["queue", "status"], registry=REGISTRY
+    "kadr_queue_length",
+    "Jobs waiting or running, by queue and status",
+    ["queue", "status"],
+    registry=REGISTRY,
 )
 COMPONENT_DURATION = Histogram(
     "kadr_component_duration_seconds",
@@ -22,7 +23,9 @@ COMPONENT_DURATION = Histogram(
     registry=REGISTRY,
 )
 JOBS_PROCESSED = Counter(
-    "kadr_jobs_processed_total", "Jobs this process finished, by kind and outcome", ["kind", "outcome"],
+    "kadr_jobs_processed_total",
+    "Jobs this process finished, by kind and outcome",
+    ["kind", "outcome"],
     registry=REGISTRY,
 )
 ERRORS_TOTAL = Counter(

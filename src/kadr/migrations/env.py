@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -43,7 +42,9 @@ async def _run_async() -> None:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_settings().resolved_database_url, target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=_settings().resolved_database_url, target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -52,5 +53,3 @@ if context.is_offline_mode():
     run_migrations_offline()
 else:
     asyncio.run(_run_async())
-
-

@@ -1,0 +1,5 @@
+"""`python -m kadr` runs the CLI."""
+
+from kadr.cli import app
+
+app()

@@ -1,0 +1,220 @@
+"""The `kadr` command: run the platform's processes, migrate, manage users, process a file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kadr.config import Settings, get_settings
+
+app = typer.Typer(help="kadr: self-hosted backend for AI video work.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = get_settings()
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=values) if values else settings
+
+
+def _serve(settings: Settings, *, worker: bool, scheduler: bool) -> None:
+    import uvicorn
+
+    from kadr.app import create_app
+
+    application = create_app(settings, run_worker=worker, run_scheduler=scheduler)
+    console.print(f"[bold]kadr[/bold] API on {settings.resolved_public_url}  (docs: /docs, health: /health)")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Run everything in one process: API + worker + scheduler (embedded mode)."""
+    settings = _settings(host=host, port=port)
+    from kadr.migrations.runner import upgrade_database_sync
+
+    upgrade_database_sync(settings)
+    _serve(settings, worker=True, scheduler=True)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Run the HTTP API only (distributed mode)."""
+    _serve(_settings(host=host, port=port), worker=False, scheduler=False)
+
+
+async def _run_until_signalled(settings: Settings, *, worker: bool, scheduler: bool) -> None:
+    from kadr.core.db import dispose_database
+    from kadr.jobs.runtime import Runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Runtime(settings).running(worker=worker, scheduler=scheduler):
+        await stop.wait()
+        console.print("draining: finishing current steps, taking nothing new…")
+    await dispose_database()
+
+
+@app.command()
+def worker(
+    queues: Annotated[str | None, typer.Option(help="Comma-separated queues: video,publish,notify")] = None,
+    threads: Annotated[int | None, typer.Option(help="Concurrent jobs in this process")] = None,
+) -> None:
+    """Run a job worker (SIGTERM drains gracefully)."""
+    overrides: dict[str, Any] = {"worker_threads": threads}
+    if queues:
+        overrides["worker_queues"] = [q.strip() for q in queues.split(",") if q.strip()]
+    settings = _settings(**overrides)
+    from kadr.core.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(_run_until_signalled(settings, worker=True, scheduler=False))
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler: re-delivers lost jobs, reaps expired leases, cleans scratch space."""
+    settings = _settings()
+    from kadr.core.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(_run_until_signalled(settings, worker=False, scheduler=True))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (SQLite or PostgreSQL)."""
+    from kadr.migrations.runner import upgrade_database_sync
+
+    settings = _settings()
+    upgrade_database_sync(settings)
+    console.print(f"database is up to date: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    admin: Annotated[bool, typer.Option(help="Make the user an administrator")] = False,
+) -> None:
+    """Create a user."""
+    from kadr.accounts.service import create_user
+    from kadr.core.db import dispose_database, get_database
+    from kadr.migrations.runner import upgrade_database
+
+    settings = _settings()
+
+    async def main() -> str:
+        await upgrade_database(settings)
+        try:
+            async with get_database(settings).session() as session:
+                user = await create_user(session, email, password, display_name=name, is_admin=admin)
+                return user.id
+        finally:
+            await dispose_database()
+
+    try:
+        user_id = asyncio.run(main())
+    except Exception as exc:
+        console.print(f"[red]error:[/red] {getattr(exc, 'detail', exc)}")
+        raise typer.Exit(1) from None
+    console.print(f"created user {email} ({user_id})")
+
+
+def _parse_params(values: list[str]) -> dict[str, dict[str, Any]]:
+    params: dict[str, dict[str, Any]] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        component, dot, name = key.partition(".")
+        if not sep or not dot:
+            raise typer.BadParameter(f"{item!r}: use component.param=value, e.g. clips.count=2")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        params.setdefault(component, {})[name] = value
+    return params
+
+
+@app.command()
+def process(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Video or audio file")
+    ],
+    profile: Annotated[str, typer.Option(help="Profile name")] = "default",
+    out: Annotated[Path, typer.Option(help="Folder for the artifacts")] = Path("out"),
+    param: Annotated[
+        list[str] | None, typer.Option(help="Override: component.param=value (repeatable)")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compute even if a recent identical run exists")
+    ] = False,
+) -> None:
+    """Process FILE through the same job system and pipeline as the API, with progress bars."""
+    from kadr.runs.local import process_file
+
+    settings = _settings()
+    progress = Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def on_update(run: Any) -> None:
+        if "run" not in tasks:
+            tasks["run"] = progress.add_task("[bold]run", total=100, status="")
+        progress.update(tasks["run"], completed=run.progress, status=run.status)
+        for component in run.components:
+            if component.name not in tasks:
+                tasks[component.name] = progress.add_task(component.name, total=1.0, status="")
+            progress.update(tasks[component.name], completed=component.progress, status=component.status)
+
+    from kadr.core.errors import KadrError
+
+    try:
+        with progress:
+            result = asyncio.run(
+                process_file(
+                    settings, file, profile, _parse_params(param or []), not no_cache, out, on_update
+                )
+            )
+    except KadrError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    if result.status != "succeeded":
+        console.print(f"[red]run {result.run_id} {result.status}:[/red] {result.error}")
+        raise typer.Exit(1)
+    table = Table("artifact", "bytes", "sha256")
+    for name, path in result.artifacts.items():
+        table.add_row(name, str(path.stat().st_size), result.sha256[name][:12])
+    console.print(table)
+    cached = f" (from cache of {result.cached_from})" if result.cached_from else ""
+    console.print(f"run {result.run_id} succeeded{cached}; artifacts in {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())

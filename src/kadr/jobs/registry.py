@@ -1,0 +1,78 @@
+"""Job kinds and their handlers. Each domain's `tasks.py` registers its kinds here."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.config import Settings
+
+QUEUES = ("video", "publish", "notify")
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job's facts, and a cancel event the heartbeat sets."""
+
+    job_id: str
+    kind: str
+    payload: dict[str, Any]
+    owner_id: str | None
+    attempt: int
+    max_attempts: int
+    settings: Settings
+    worker_id: str
+    #: Set when the job was cancelled, its lease was lost, or the worker is shutting down.
+    cancel_event: threading.Event
+    #: Set (with cancel_event) when the worker drains for shutdown: checkpoint and stop.
+    drain_event: threading.Event
+
+
+Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
+#: Called in the transaction that marks a job failed/dead/cancelled, so domain state follows.
+GiveUpHook = Callable[[AsyncSession, JobContext, str, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    kind: str
+    queue: str
+    handler: Handler
+    max_attempts: int | None = None
+    on_give_up: GiveUpHook | None = None
+
+
+_KINDS: dict[str, JobKind] = {}
+TASK_MODULES = ("kadr.runs.tasks", "kadr.videos.tasks")
+
+
+def job_handler(
+    kind: str, *, queue: str, max_attempts: int | None = None, on_give_up: GiveUpHook | None = None
+) -> Callable[[Handler], Handler]:
+    """Register `handler` for jobs of `kind` on `queue`."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def register(handler: Handler) -> Handler:
+        _KINDS[kind] = JobKind(kind, queue, handler, max_attempts, on_give_up)
+        return handler
+
+    return register
+
+
+def get_kind(kind: str) -> JobKind:
+    load_task_modules()
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise LookupError(f"no handler registered for job kind {kind!r}") from None
+
+
+def load_task_modules() -> None:
+    for module in TASK_MODULES:
+        importlib.import_module(module)

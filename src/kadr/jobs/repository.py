@@ -1,0 +1,226 @@
+"""Every query on `jobs`. State changes are conditional UPDATEs, so two workers
+or two schedulers racing on one row cannot both win."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.core.clock import utcnow
+from kadr.jobs.models import FINISHED_JOB_STATUSES, Job, JobStatus
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, job_id: str) -> Job | None:
+        return await self.session.get(Job, job_id, populate_existing=True)
+
+    async def find_by_idempotency_key(self, owner_id: str | None, kind: str, key: str) -> Job | None:
+        result = await self.session.execute(
+            select(Job).where(Job.owner_id == owner_id, Job.kind == kind, Job.idempotency_key == key)
+        )
+        return result.scalar_one_or_none()
+
+    async def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> Job | None:
+        """Take the lease of a job that is due, or whose previous lease expired (its worker died)."""
+        now = utcnow()
+        claimable = or_(
+            and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
+            and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now),
+        )
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, claimable, Job.attempts < Job.max_attempts)
+            .values(
+                status=JobStatus.RUNNING,
+                lease_owner=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1,
+                started_at=func.coalesce(Job.started_at, now),
+                updated_at=now,
+            )
+            .returning(Job.id)
+        )
+        if result.scalar_one_or_none() is None:
+            return None
+        return await self.get(job_id)
+
+    async def renew_lease(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend our lease; False means we lost it (cancelled, or taken over)."""
+        now = utcnow()
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .returning(Job.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def finish(
+        self,
+        job_id: str,
+        worker_id: str,
+        status: JobStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> bool:
+        """Record the outcome of the attempt we hold the lease for."""
+        now = utcnow()
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
+            .values(
+                status=status,
+                result=result,
+                last_error=error,
+                error_kind=error_kind,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def requeue(
+        self,
+        job_id: str,
+        worker_id: str,
+        run_after: datetime,
+        *,
+        error: str | None,
+        error_kind: str,
+        refund_attempt: bool = False,
+    ) -> bool:
+        """Give the job back to the queue (retry later, or released at shutdown)."""
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": JobStatus.QUEUED,
+            "run_after": run_after,
+            "dispatched_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": error,
+            "error_kind": error_kind,
+            "updated_at": now,
+        }
+        if refund_attempt:
+            values["attempts"] = Job.attempts - 1
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
+            .values(**values)
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a job that has not finished; a running worker notices at its next heartbeat."""
+        now = utcnow()
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.not_in(FINISHED_JOB_STATUSES))
+            .values(
+                status=JobStatus.CANCELLED,
+                error_kind="cancelled",
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def expired_leases(self, limit: int = 100) -> Sequence[Job]:
+        query = (
+            select(Job)
+            .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < utcnow())
+            .order_by(Job.lease_expires_at)
+            .limit(limit)
+        )
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def release_expired_lease(self, job: Job) -> bool:
+        """Put a dead worker's job back in the queue, if nobody did it first."""
+        now = utcnow()
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+            .values(
+                status=JobStatus.QUEUED,
+                run_after=now,
+                dispatched_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=f"lease of {job.lease_owner} expired (worker died or stalled)",
+                error_kind="lease_expired",
+                updated_at=now,
+            )
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def bury_expired_lease(self, job: Job) -> bool:
+        """A job whose worker died on its last attempt is dead."""
+        now = utcnow()
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+            .values(
+                status=JobStatus.DEAD,
+                lease_owner=None,
+                lease_expires_at=None,
+                last_error=f"lease of {job.lease_owner} expired on the last attempt",
+                error_kind="lease_expired",
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def undelivered(self, older_than: datetime, limit: int = 500) -> Sequence[Job]:
+        """Queued, due jobs whose last message is older than `older_than` (the broker lost it)."""
+        query = (
+            select(Job)
+            .where(
+                Job.status == JobStatus.QUEUED,
+                Job.run_after <= utcnow(),
+                or_(Job.dispatched_at.is_(None), Job.dispatched_at < older_than),
+            )
+            .order_by(Job.run_after)
+            .limit(limit)
+        )
+        return (await self.session.execute(query)).scalars().all()
+
+    async def mark_dispatched(self, job: Job, previous: datetime | None) -> bool:
+        """Compare-and-set on dispatched_at, so two schedulers resend a job once."""
+        now = utcnow()
+        condition = Job.dispatched_at.is_(None) if previous is None else Job.dispatched_at == previous
+        outcome = await self.session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.QUEUED, condition)
+            .values(dispatched_at=now)
+            .returning(Job.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def counts_by_queue_and_status(self) -> list[tuple[str, str, int]]:
+        result = await self.session.execute(
+            select(Job.queue, Job.status, func.count())
+            .where(Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+            .group_by(Job.queue, Job.status)
+        )
+        return [(queue, status, count) for queue, status, count in result.all()]

@@ -1,0 +1,223 @@
+"""The job executor: lease before work, heartbeat while working, record the outcome.
+
+A message for a job that is finished, cancelled, not yet due, or leased by a
+live worker is acknowledged and ignored, so duplicate delivery is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import threading
+import traceback
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from kadr.config import Settings
+from kadr.core.clock import utcnow
+from kadr.core.db import get_database
+from kadr.core.errors import Cancelled, PermanentJobError
+from kadr.core.logging import get_logger
+from kadr.core.metrics import ERRORS_TOTAL, JOBS_PROCESSED
+from kadr.jobs import broker
+from kadr.jobs.models import JobStatus
+from kadr.jobs.registry import JobContext, JobKind, get_kind
+from kadr.jobs.repository import JobRepository
+
+log = get_logger(__name__)
+
+
+def backoff_seconds(settings: Settings, attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [base*2^(n-1)/2, base*2^(n-1)], capped."""
+    ceiling = min(
+        settings.job_backoff_max_seconds, settings.job_backoff_base_seconds * 2 ** max(0, attempt - 1)
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _short_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text[:4000]
+
+
+class JobExecutor:
+    """Runs jobs delivered to this process. One per worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        #: Set on SIGTERM: nothing new is taken; running jobs checkpoint at their next step
+        #: boundary and are released (their cancel events are set only if the grace runs out).
+        self.drain_event = threading.Event()
+        self._running: dict[str, JobContext] = {}
+
+    @property
+    def running_job_ids(self) -> list[str]:
+        return list(self._running)
+
+    def interrupt_all(self) -> None:
+        """Stop running jobs now (shutdown grace ran out); with drain set they are released."""
+        for context in list(self._running.values()):
+            context.cancel_event.set()
+
+    async def deliver(self, job_id: str) -> None:
+        """Entry point for a broker message."""
+        if self.drain_event.is_set():
+            return  # the message stays unacknowledged-in-effect: the sweep re-sends it after shutdown
+        database = get_database(self.settings)
+        async with database.session() as session:
+            job = await JobRepository(session).claim(job_id, self.worker_id, self.settings.job_lease_seconds)
+            await session.commit()
+        if job is None:
+            log.debug("message ignored", job_id=job_id)
+            return
+        try:
+            kind = get_kind(job.kind)
+        except LookupError as exc:
+            await self._finish(job_id, JobStatus.FAILED, error=str(exc), error_kind="permanent")
+            return
+        context = JobContext(
+            job_id=job.id,
+            kind=job.kind,
+            payload=dict(job.payload or {}),
+            owner_id=job.owner_id,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            settings=self.settings,
+            worker_id=self.worker_id,
+            cancel_event=threading.Event(),
+            drain_event=self.drain_event,
+        )
+        self._running[job.id] = context
+        heartbeat = asyncio.create_task(self._heartbeat(context))
+        try:
+            await self._execute(kind, context)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._running.pop(job.id, None)
+
+    async def _execute(self, kind: JobKind, context: JobContext) -> None:
+        log.info("job started", job_id=context.job_id, kind=context.kind, attempt=context.attempt)
+        try:
+            result = await kind.handler(context)
+        except Cancelled as exc:
+            await self._after_cancel(kind, context, exc)
+        except PermanentJobError as exc:
+            JOBS_PROCESSED.labels(context.kind, "failed").inc()
+            await self._give_up(kind, context, JobStatus.FAILED, str(exc) or type(exc).__name__, "permanent")
+        except Exception as exc:
+            ERRORS_TOTAL.labels(where="job", type=type(exc).__name__).inc()
+            log.warning(
+                "job attempt failed",
+                job_id=context.job_id,
+                kind=context.kind,
+                attempt=context.attempt,
+                error=_short_error(exc),
+                traceback="".join(traceback.format_exception(exc))[-2000:],
+            )
+            if context.attempt >= context.max_attempts:
+                JOBS_PROCESSED.labels(context.kind, "dead").inc()
+                await self._give_up(kind, context, JobStatus.DEAD, _short_error(exc), "transient")
+            else:
+                await self._retry_later(context, exc)
+        else:
+            JOBS_PROCESSED.labels(context.kind, "succeeded").inc()
+            await self._finish(context.job_id, JobStatus.SUCCEEDED, result=result)
+            log.info("job succeeded", job_id=context.job_id, kind=context.kind)
+
+    async def _after_cancel(self, kind: JobKind, context: JobContext, exc: Cancelled) -> None:
+        database = get_database(self.settings)
+        async with database.session() as session:
+            job = await JobRepository(session).get(context.job_id)
+            if job is None or job.lease_owner != self.worker_id or job.status != JobStatus.RUNNING:
+                # Cancelled by a user, or the lease went to another worker: nothing is ours to record.
+                log.info("job stopped", job_id=context.job_id, reason=str(exc))
+                return
+            if self.drain_event.is_set():
+                # Shutdown: give the job back untouched (the attempt does not count).
+                await JobRepository(session).requeue(
+                    context.job_id,
+                    self.worker_id,
+                    utcnow(),
+                    error="worker shut down; released for another worker",
+                    error_kind="interrupted",
+                    refund_attempt=True,
+                )
+                await session.commit()
+                broker.send(job.queue, context.job_id)
+                log.info("job released at shutdown", job_id=context.job_id)
+                return
+        # A deadline, not a user: the same work would overrun again, so it is not retried.
+        await self._give_up(kind, context, JobStatus.FAILED, str(exc), "deadline")
+
+    async def _retry_later(self, context: JobContext, exc: BaseException) -> None:
+        delay = backoff_seconds(self.settings, context.attempt)
+        database = get_database(self.settings)
+        async with database.session() as session:
+            job = await JobRepository(session).get(context.job_id)
+            requeued = await JobRepository(session).requeue(
+                context.job_id,
+                self.worker_id,
+                utcnow() + timedelta(seconds=delay),
+                error=_short_error(exc),
+                error_kind="transient",
+            )
+            await session.commit()
+        if requeued and job is not None:
+            broker.send(job.queue, context.job_id, delay)
+            log.info("job will retry", job_id=context.job_id, in_seconds=round(delay, 2))
+
+    async def _give_up(
+        self, kind: JobKind, context: JobContext, status: JobStatus, error: str, error_kind: str
+    ) -> None:
+        database = get_database(self.settings)
+        async with database.session() as session:
+            recorded = await JobRepository(session).finish(
+                context.job_id, self.worker_id, status, error=error, error_kind=error_kind
+            )
+            if recorded and kind.on_give_up is not None:
+                await kind.on_give_up(session, context, status, error)
+            await session.commit()
+        log.warning("job gave up", job_id=context.job_id, status=str(status), error=error[:300])
+
+    async def _finish(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
+        database = get_database(self.settings)
+        async with database.session() as session:
+            await JobRepository(session).finish(
+                job_id, self.worker_id, status, result=result, error=error, error_kind=error_kind
+            )
+            await session.commit()
+
+    async def _heartbeat(self, context: JobContext) -> None:
+        """Renew the lease; a lost lease (cancel or takeover) or drain stops the work."""
+        database = get_database(self.settings)
+        interval = self.settings.job_heartbeat_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with database.session() as session:
+                    still_ours = await JobRepository(session).renew_lease(
+                        context.job_id, self.worker_id, self.settings.job_lease_seconds
+                    )
+                    await session.commit()
+            except Exception as exc:  # database blip: keep working, the lease has slack
+                log.warning("heartbeat failed", job_id=context.job_id, error=str(exc)[:200])
+                continue
+            if not still_ours:
+                log.info("lease lost; stopping", job_id=context.job_id)
+                context.cancel_event.set()
+                return

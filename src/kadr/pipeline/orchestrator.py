@@ -1,0 +1,316 @@
+"""Runs a profile's components in dependency order for one video.
+
+The orchestrator never touches the database: it reports through a `RunRecorder`
+(the runs domain persists what it hears) and keeps `manifest.json` in object
+storage current after every component. Components already recorded as done
+(checkpoints) are not run again, so a crash costs at most the component that
+was running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from kadr.config import Settings
+from kadr.core.clock import utcnow
+from kadr.core.errors import Cancelled
+from kadr.core.logging import get_logger
+from kadr.core.metrics import COMPONENT_DURATION
+from kadr.pipeline.base import Component, ComponentContext, ComponentInputMissing, ComponentResult
+from kadr.storage import Storage
+
+log = get_logger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+PROGRESS_FLUSH_SECONDS = 1.0
+
+
+@dataclass
+class ArtifactRecord:
+    name: str
+    component: str
+    kind: str
+    content_type: str
+    storage_key: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass
+class ComponentRecord:
+    name: str
+    status: str  # pending | running | succeeded | skipped | failed | cancelled | cached
+    params: dict[str, Any] = field(default_factory=dict)
+    progress: float = 0.0
+    message: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    device: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+
+
+@dataclass
+class PipelineRun:
+    """Everything the orchestrator needs to know about one run."""
+
+    run_id: str
+    video_id: str
+    source_key: str
+    source_sha256: str
+    profile_name: str
+    config_hash: str
+    versions: dict[str, Any]
+    #: Component name -> resolved params, in execution order.
+    plan: dict[str, dict[str, Any]]
+    #: What earlier attempts recorded (checkpoints), by component name.
+    records: dict[str, ComponentRecord] = field(default_factory=dict)
+
+
+class RunRecorder(Protocol):
+    async def component_started(self, record: ComponentRecord) -> None: ...
+    async def progress(self, records: Mapping[str, ComponentRecord], overall: float) -> None: ...
+    async def component_finished(self, record: ComponentRecord, overall: float) -> None: ...
+
+
+DONE = ("succeeded", "skipped", "cached")
+
+
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"
+
+
+def artifact_key(run_id: str, name: str) -> str:
+    return f"{run_prefix(run_id)}{name}"
+
+
+def overall_progress(
+    plan: Mapping[str, Any], records: Mapping[str, ComponentRecord], weights: Mapping[str, float]
+) -> float:
+    """Percent of the run done, each component weighted by its relative cost."""
+    total = sum(weights.get(name, 1.0) for name in plan) or 1.0
+    done = 0.0
+    for name in plan:
+        record = records.get(name)
+        if record is None:
+            continue
+        fraction = 1.0 if record.status in DONE else record.progress
+        done += weights.get(name, 1.0) * fraction
+    return round(100.0 * done / total, 1)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_manifest(run: PipelineRun, records: Mapping[str, ComponentRecord], status: str) -> dict[str, Any]:
+    def jsonable(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    components = []
+    artifacts = []
+    for name in run.plan:
+        record = records.get(name) or ComponentRecord(name=name, status="pending", params=run.plan[name])
+        entry = {k: jsonable(v) for k, v in asdict(record).items() if k != "artifacts"}
+        entry["artifacts"] = [a.name for a in record.artifacts]
+        components.append(entry)
+        artifacts.extend(asdict(a) for a in record.artifacts)
+    return {
+        "manifest_version": 1,
+        "run_id": run.run_id,
+        "video_id": run.video_id,
+        "source": {"key": run.source_key, "sha256": run.source_sha256},
+        "profile": run.profile_name,
+        "config_hash": run.config_hash,
+        "versions": run.versions,
+        "status": status,
+        "updated_at": utcnow().isoformat(),
+        "components": components,
+        "artifacts": artifacts,
+    }
+
+
+class Orchestrator:
+    def __init__(
+        self, settings: Settings, storage: Storage, components: Mapping[str, type[Component]]
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.components = components
+
+    def workdir(self, run_id: str) -> Path:
+        return self.settings.resolved_work_dir / "runs" / run_id
+
+    async def execute(
+        self,
+        run: PipelineRun,
+        recorder: RunRecorder,
+        cancel_event: threading.Event,
+        drain_event: threading.Event | None = None,
+    ) -> dict[str, ComponentRecord]:
+        """Run every component of the plan that is not done yet; raise on failure or cancel."""
+        workdir = self.workdir(run.run_id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        records = dict(run.records)
+        weights = {name: self.components[name].weight for name in run.plan}
+        source = await asyncio.to_thread(self._local_source, run, workdir)
+        for name, params in run.plan.items():
+            previous = records.get(name)
+            if previous is not None and previous.status in DONE:
+                continue
+            if cancel_event.is_set():
+                raise Cancelled("cancelled")
+            if drain_event is not None and drain_event.is_set():
+                raise Cancelled("worker is shutting down; the run continues on another worker")
+            record = ComponentRecord(name=name, status="running", params=params, started_at=utcnow())
+            records[name] = record
+            await recorder.component_started(record)
+            try:
+                await self._run_component(
+                    run, record, records, source, workdir, recorder, weights, cancel_event
+                )
+            finally:
+                record.finished_at = utcnow()
+                assert record.started_at is not None
+                record.duration_seconds = round((record.finished_at - record.started_at).total_seconds(), 3)
+                COMPONENT_DURATION.labels(name, record.status).observe(record.duration_seconds)
+                await asyncio.to_thread(self.write_manifest, run, records, "running")
+                await recorder.component_finished(record, overall_progress(run.plan, records, weights))
+        await asyncio.to_thread(self.write_manifest, run, records, "succeeded")
+        await asyncio.to_thread(shutil.rmtree, workdir, True)
+        return records
+
+    async def _run_component(
+        self,
+        run: PipelineRun,
+        record: ComponentRecord,
+        records: dict[str, ComponentRecord],
+        source: Path,
+        workdir: Path,
+        recorder: RunRecorder,
+        weights: Mapping[str, float],
+        cancel_event: threading.Event,
+    ) -> None:
+        component_class = self.components[record.name]
+
+        def report(fraction: float, message: str | None) -> None:
+            # Plain attribute stores are atomic; the flusher on the event loop reads them.
+            record.progress = fraction
+            if message:
+                record.message = message
+
+        context = ComponentContext(
+            run_id=run.run_id,
+            source=source,
+            workdir=workdir,
+            params=record.params,
+            settings=self.settings,
+            fetch_artifact=lambda artifact: self._fetch(records, workdir, artifact),
+            report_progress=report,
+            cancel_event=cancel_event,
+            deadline=time.monotonic() + self.settings.component_timeout_seconds,
+        )
+        task = asyncio.ensure_future(asyncio.to_thread(component_class().run, context))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=PROGRESS_FLUSH_SECONDS)
+                if not task.done():
+                    await recorder.progress(
+                        {record.name: record}, overall_progress(run.plan, records, weights)
+                    )
+            result: ComponentResult = task.result()
+        except ComponentInputMissing as exc:
+            record.status = "skipped"
+            record.summary = {"skipped_reason": self._skip_reason(component_class, records, str(exc))}
+            return
+        except Cancelled as exc:
+            record.status = "cancelled"
+            record.error = str(exc)
+            raise
+        except BaseException as exc:
+            record.status = "failed"
+            record.error = f"{type(exc).__name__}: {exc}"[:4000]
+            raise
+        record.summary = dict(result.summary)
+        record.device = str(record.summary.pop("device", "cpu"))
+        if result.skipped_reason:
+            record.status = "skipped"
+            record.summary["skipped_reason"] = result.skipped_reason
+        else:
+            record.status = "succeeded"
+        record.progress = 1.0
+        record.artifacts = await asyncio.to_thread(self._store_artifacts, run.run_id, record.name, result)
+
+    def _skip_reason(
+        self, component: type[Component], records: Mapping[str, ComponentRecord], missing: str
+    ) -> str:
+        for required in component.requires:
+            upstream = records.get(required)
+            if upstream is not None and upstream.status == "skipped":
+                why = upstream.summary.get("skipped_reason", "skipped")
+                return f"{required} was skipped: {why}"
+        return missing
+
+    def _store_artifacts(self, run_id: str, component: str, result: ComponentResult) -> list[ArtifactRecord]:
+        stored = []
+        for artifact in result.artifacts:
+            key = artifact_key(run_id, artifact.name)
+            size = artifact.path.stat().st_size
+            sha256 = _sha256_file(artifact.path)
+            self.storage.put_file(key, artifact.path, artifact.content_type)
+            stored.append(
+                ArtifactRecord(
+                    name=artifact.name,
+                    component=component,
+                    kind=artifact.kind,
+                    content_type=artifact.content_type,
+                    storage_key=key,
+                    size_bytes=size,
+                    sha256=sha256,
+                )
+            )
+        return stored
+
+    def _fetch(self, records: Mapping[str, ComponentRecord], workdir: Path, name: str) -> Path:
+        for record in records.values():
+            for artifact in record.artifacts:
+                if artifact.name == name:
+                    local = workdir / name
+                    if local.exists() and local.stat().st_size == artifact.size_bytes:
+                        return local
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    self.storage.get_file(artifact.storage_key, local)
+                    return local
+        raise ComponentInputMissing(f"{name} was not produced in this run")
+
+    def _local_source(self, run: PipelineRun, workdir: Path) -> Path:
+        local = self.storage.local_path(run.source_key)
+        if local is not None:
+            return local
+        target = workdir / ("source" + Path(run.source_key).suffix)
+        if not target.exists():
+            partial = target.with_suffix(target.suffix + ".part")
+            self.storage.get_file(run.source_key, partial)
+            partial.replace(target)
+        return target
+
+    def write_manifest(self, run: PipelineRun, records: Mapping[str, ComponentRecord], status: str) -> None:
+        manifest = build_manifest(run, records, status)
+        data = json.dumps(manifest, indent=2, sort_keys=False).encode()
+        self.storage.put_bytes(artifact_key(run.run_id, MANIFEST_NAME), data, "application/json")

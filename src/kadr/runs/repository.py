@@ -1,0 +1,169 @@
+"""Every query on profiles, runs, run components and artifacts, scoped to an owner
+(the worker-side reads, which act on a job's own run, say so in their names)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
+
+
+class RunRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- runs ---------------------------------------------------------------
+
+    async def get(self, owner_id: str, run_id: str) -> Run | None:
+        result = await self.session.execute(select(Run).where(Run.id == run_id, Run.owner_id == owner_id))
+        return result.scalar_one_or_none()
+
+    async def get_for_job(self, run_id: str) -> Run | None:
+        """The run a job names (jobs carry their own run's id; no owner to scope by)."""
+        result = await self.session.execute(
+            select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def find_by_idempotency_key(self, owner_id: str, key: str) -> Run | None:
+        result = await self.session.execute(
+            select(Run).where(Run.owner_id == owner_id, Run.idempotency_key == key)
+        )
+        return result.scalar_one_or_none()
+
+    async def list(
+        self,
+        owner_id: str,
+        limit: int,
+        offset: int,
+        video_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[Sequence[Run], int]:
+        query = select(Run).where(Run.owner_id == owner_id)
+        if video_id:
+            query = query.where(Run.video_id == video_id)
+        if status:
+            query = query.where(Run.status == status)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.execute(
+            query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
+        )
+        return rows.scalars().all(), int(total or 0)
+
+    async def newest_cacheable(
+        self, owner_id: str, content_sha256: str, config_hash: str, since: datetime
+    ) -> Run | None:
+        result = await self.session.execute(
+            select(Run)
+            .where(
+                Run.owner_id == owner_id,
+                Run.content_sha256 == content_sha256,
+                Run.config_hash == config_hash,
+                Run.status == RunStatus.SUCCEEDED,
+                Run.finished_at >= since,
+            )
+            .order_by(Run.finished_at.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def runs_of_video(self, owner_id: str, video_id: str) -> Sequence[Run]:
+        result = await self.session.execute(
+            select(Run).where(Run.owner_id == owner_id, Run.video_id == video_id)
+        )
+        return result.scalars().all()
+
+    async def counts_by_status(self) -> list[tuple[str, int]]:
+        result = await self.session.execute(select(Run.status, func.count()).group_by(Run.status))
+        return [(status, count) for status, count in result.all()]
+
+    def add(self, obj: Run | Artifact | Profile) -> None:
+        self.session.add(obj)
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            await self.session.execute(delete(Run).where(Run.id.in_(run_ids)))
+
+    async def update_run(self, run_id: str, *, when_status: str | None = None, **values: object) -> bool:
+        """Update a run; with `when_status`, only if it is still in that status."""
+        query = update(Run).where(Run.id == run_id)
+        if when_status is not None:
+            query = query.where(Run.status == when_status)
+        result = await self.session.execute(query.values(**values).returning(Run.id))
+        return result.scalar_one_or_none() is not None
+
+    # --- components ---------------------------------------------------------
+
+    async def update_component(self, run_id: str, name: str, **values: object) -> None:
+        await self.session.execute(
+            update(RunComponent)
+            .where(RunComponent.run_id == run_id, RunComponent.name == name)
+            .values(**values)
+        )
+
+    async def unfinished_components(self, run_id: str) -> Sequence[RunComponent]:
+        result = await self.session.execute(
+            select(RunComponent).where(
+                RunComponent.run_id == run_id, RunComponent.status.in_(("pending", "running"))
+            )
+        )
+        return result.scalars().all()
+
+    # --- artifacts ----------------------------------------------------------
+
+    async def artifacts(self, run_id: str) -> Sequence[Artifact]:
+        result = await self.session.execute(
+            select(Artifact).where(Artifact.run_id == run_id).order_by(Artifact.component, Artifact.name)
+        )
+        return result.scalars().all()
+
+    async def artifact(self, owner_id: str, artifact_id: str) -> Artifact | None:
+        result = await self.session.execute(
+            select(Artifact).where(Artifact.id == artifact_id, Artifact.owner_id == owner_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def artifact_unscoped(self, artifact_id: str) -> Artifact | None:
+        """For signed download links, whose token names the artifact itself."""
+        return await self.session.get(Artifact, artifact_id)
+
+    async def artifact_keys_of_runs(self, run_ids: Sequence[str]) -> list[str]:
+        if not run_ids:
+            return []
+        result = await self.session.execute(select(Artifact.storage_key).where(Artifact.run_id.in_(run_ids)))
+        return list(result.scalars().all())
+
+    async def keys_still_referenced(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        result = await self.session.execute(
+            select(Artifact.storage_key).where(Artifact.storage_key.in_(keys)).distinct()
+        )
+        return set(result.scalars().all())
+
+    async def replace_artifacts(self, run_id: str, component: str, artifacts: Sequence[Artifact]) -> None:
+        await self.session.execute(
+            delete(Artifact).where(Artifact.run_id == run_id, Artifact.component == component)
+        )
+        self.session.add_all(artifacts)
+
+    # --- profiles -----------------------------------------------------------
+
+    async def profile_by_name(self, owner_id: str, name: str) -> Profile | None:
+        result = await self.session.execute(
+            select(Profile).where(Profile.owner_id == owner_id, Profile.name == name)
+        )
+        return result.scalar_one_or_none()
+
+    async def profiles(self, owner_id: str) -> Sequence[Profile]:
+        result = await self.session.execute(
+            select(Profile).where(Profile.owner_id == owner_id).order_by(Profile.name)
+        )
+        return result.scalars().all()
+
+    async def delete_profile(self, profile: Profile) -> None:
+        await self.session.delete(profile)

@@ -1,0 +1,80 @@
+"""Request and response shapes of the runs and profiles API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from kadr.core.schemas import Schema
+
+
+class RunCreate(Schema):
+    video_id: str
+    profile: str = Field("default", description="A built-in profile name or one of yours")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per-component parameter overrides, e.g. {"clips": {"count": 2}}',
+    )
+    use_cache: bool = Field(True, description="Reuse a recent identical run of the same content")
+
+
+class ComponentOut(Schema):
+    name: str
+    status: str
+    progress: float = Field(description="0..1")
+    message: str | None
+    attempts: int
+    device: str | None
+    summary: dict[str, Any]
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+
+
+class RunOut(Schema):
+    id: str
+    video_id: str
+    profile_name: str
+    status: str
+    progress: float = Field(description="Percent of the run done, 0..100")
+    error: str | None
+    config_hash: str
+    config: dict[str, Any]
+    versions: dict[str, Any]
+    cached_from_run_id: str | None
+    job_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    components: list[ComponentOut]
+
+
+class ArtifactOut(Schema):
+    id: str
+    name: str
+    component: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+    download_url: str
+
+
+class ProfileIn(Schema):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str = Field("", max_length=500)
+    components: dict[str, dict[str, Any]] = Field(
+        description="Component name -> parameter overrides; requirements are added automatically"
+    )
+
+
+class ProfileOut(Schema):
+    name: str
+    description: str
+    components: dict[str, Any]
+    builtin: bool
+    id: str | None = None

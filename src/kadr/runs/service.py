@@ -1,0 +1,453 @@
+"""Runs: create (or answer from cache), follow, cancel, list artifacts; and the
+worker-side bookkeeping the orchestrator's recorder calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.config import Settings
+from kadr.core.clock import utcnow
+from kadr.core.errors import Conflict, NotFound, ValidationFailed
+from kadr.core.ids import new_id
+from kadr.core.signing import sign
+from kadr.jobs import service as jobs
+from kadr.pipeline.orchestrator import (
+    MANIFEST_NAME,
+    ArtifactRecord,
+    ComponentRecord,
+    Orchestrator,
+    PipelineRun,
+    artifact_key,
+)
+from kadr.runs.models import (
+    DONE_COMPONENT_STATUSES,
+    FINISHED_RUN_STATUSES,
+    Artifact,
+    ComponentStatus,
+    Profile,
+    Run,
+    RunComponent,
+    RunStatus,
+)
+from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, versions_of
+from kadr.runs.repository import RunRepository
+from kadr.storage import Storage, get_storage
+from kadr.videos.repository import VideoRepository
+
+DOWNLOAD_LINK_SECONDS = 3600
+RUN_JOB_KIND = "run.process"
+
+
+@dataclass
+class ProfileView:
+    name: str
+    description: str
+    components: dict[str, Any]
+    builtin: bool
+    id: str | None = None
+
+
+def _artifact_record(artifact: Artifact) -> ArtifactRecord:
+    return ArtifactRecord(
+        name=artifact.name,
+        component=artifact.component,
+        kind=artifact.kind,
+        content_type=artifact.content_type,
+        storage_key=artifact.storage_key,
+        size_bytes=artifact.size_bytes,
+        sha256=artifact.sha256,
+    )
+
+
+def _component_record(component: RunComponent, run: Run, artifacts: Sequence[Artifact]) -> ComponentRecord:
+    return ComponentRecord(
+        name=component.name,
+        status=component.status,
+        params=dict(run.config.get(component.name, {})),
+        progress=component.progress,
+        summary=dict(component.summary or {}),
+        error=component.error,
+        device=component.device,
+        started_at=component.started_at,
+        finished_at=component.finished_at,
+        duration_seconds=component.duration_seconds,
+        artifacts=[_artifact_record(a) for a in artifacts if a.component == component.name],
+    )
+
+
+class RunService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.runs = RunRepository(session)
+
+    @property
+    def storage(self) -> Storage:
+        return get_storage(self.settings)
+
+    # --- profiles -------------------------------------------------------------
+
+    async def list_profiles(self, owner_id: str) -> list[ProfileView]:
+        views = [
+            ProfileView(name, spec["description"], spec["components"], builtin=True)
+            for name, spec in BUILTIN_PROFILES.items()
+        ]
+        for profile in await self.runs.profiles(owner_id):
+            views.append(
+                ProfileView(
+                    profile.name, profile.description, profile.components, builtin=False, id=profile.id
+                )
+            )
+        return views
+
+    async def get_profile(self, owner_id: str, name: str) -> ProfileView:
+        if name in BUILTIN_PROFILES:
+            spec = BUILTIN_PROFILES[name]
+            return ProfileView(name, spec["description"], spec["components"], builtin=True)
+        profile = await self.runs.profile_by_name(owner_id, name)
+        if profile is None:
+            raise NotFound(f"no profile named {name!r}")
+        return ProfileView(
+            profile.name, profile.description, profile.components, builtin=False, id=profile.id
+        )
+
+    async def create_profile(
+        self, owner_id: str, name: str, description: str, components: dict[str, dict[str, Any]]
+    ) -> ProfileView:
+        if name in BUILTIN_PROFILES:
+            raise Conflict(f"{name!r} is a built-in profile; choose another name")
+        if await self.runs.profile_by_name(owner_id, name) is not None:
+            raise Conflict(f"you already have a profile named {name!r}")
+        if not components:
+            raise ValidationFailed("a profile needs at least one component")
+        resolve_plan(self.settings, components)  # validates names and parameters now, not at run time
+        profile = Profile(
+            id=new_id("prf"),
+            owner_id=owner_id,
+            name=name,
+            description=description,
+            components=components,
+            created_at=utcnow(),
+        )
+        self.runs.add(profile)
+        await self.session.commit()
+        return ProfileView(
+            profile.name, profile.description, profile.components, builtin=False, id=profile.id
+        )
+
+    async def delete_profile(self, owner_id: str, name: str) -> None:
+        profile = await self.runs.profile_by_name(owner_id, name)
+        if profile is None:
+            raise NotFound(f"no profile named {name!r}")
+        await self.runs.delete_profile(profile)
+        await self.session.commit()
+
+    # --- runs -----------------------------------------------------------------
+
+    async def create_run(
+        self,
+        owner_id: str,
+        video_id: str,
+        profile_name: str,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        idempotency_key: str | None = None,
+        use_cache: bool = True,
+    ) -> tuple[Run, bool]:
+        """A new run of `profile_name` on the video; (run, answered_from_cache)."""
+        if idempotency_key:
+            existing = await self.runs.find_by_idempotency_key(owner_id, idempotency_key)
+            if existing is not None:
+                return existing, existing.cached_from_run_id is not None
+        video = await VideoRepository(self.session).get(owner_id, video_id)
+        if video is None:
+            raise NotFound(f"no video {video_id}")
+        profile = await self.get_profile(owner_id, profile_name)
+        spec: dict[str, dict[str, Any]] = {k: dict(v or {}) for k, v in profile.components.items()}
+        for name, params in (overrides or {}).items():
+            spec.setdefault(name, {}).update(params)
+        plan = resolve_plan(self.settings, spec)
+        digest = config_hash(plan)
+        now = utcnow()
+        run = Run(
+            id=new_id("run"),
+            owner_id=owner_id,
+            video_id=video.id,
+            content_sha256=video.sha256,
+            profile_name=profile.name,
+            config=plan,
+            config_hash=digest,
+            versions=versions_of(plan),
+            status=RunStatus.QUEUED,
+            progress=0.0,
+            idempotency_key=idempotency_key,
+            created_at=now,
+        )
+        cached = None
+        if use_cache and self.settings.cache_ttl_days > 0:
+            since = now - timedelta(days=self.settings.cache_ttl_days)
+            cached = await self.runs.newest_cacheable(owner_id, video.sha256, digest, since)
+        if cached is not None:
+            await self._copy_from_cache(run, cached, video.storage_key)
+        else:
+            run.components = [
+                RunComponent(name=name, position=i, status=ComponentStatus.PENDING)
+                for i, name in enumerate(plan)
+            ]
+            self.runs.add(run)
+            job = await jobs.enqueue(
+                self.session, self.settings, RUN_JOB_KIND, {"run_id": run.id}, owner_id=owner_id
+            )
+            run.job_id = job.id
+        await self.session.commit()
+        return run, cached is not None
+
+    async def _copy_from_cache(self, run: Run, source: Run, source_key: str) -> None:
+        """Answer with a finished run that shares the cached run's stored objects."""
+        now = utcnow()
+        run.status = RunStatus.SUCCEEDED
+        run.progress = 100.0
+        run.cached_from_run_id = source.cached_from_run_id or source.id
+        run.started_at = now
+        run.finished_at = now
+        run.components = [
+            RunComponent(
+                name=c.name,
+                position=c.position,
+                status=ComponentStatus.CACHED if c.status == ComponentStatus.SUCCEEDED else c.status,
+                progress=1.0,
+                summary=dict(c.summary or {}),
+                device=c.device,
+                duration_seconds=0.0,
+                started_at=now,
+                finished_at=now,
+            )
+            for c in source.components
+        ]
+        self.runs.add(run)
+        artifacts = [
+            Artifact(
+                id=new_id("art"),
+                run_id=run.id,
+                owner_id=run.owner_id,
+                component=a.component,
+                name=a.name,
+                kind=a.kind,
+                content_type=a.content_type,
+                storage_key=a.storage_key,
+                size_bytes=a.size_bytes,
+                sha256=a.sha256,
+                created_at=now,
+            )
+            for a in await self.runs.artifacts(source.id)
+            if a.name != MANIFEST_NAME
+        ]
+        self.session.add_all(artifacts)
+        await self.session.flush()
+        pipeline_run = self._pipeline_run(run, source_key, artifacts)
+        await asyncio.to_thread(
+            Orchestrator(self.settings, self.storage, {}).write_manifest,
+            pipeline_run,
+            pipeline_run.records,
+            "succeeded",
+        )
+
+    async def get(self, owner_id: str, run_id: str) -> Run:
+        run = await self.runs.get(owner_id, run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        return run
+
+    async def list(
+        self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
+    ) -> tuple[Sequence[Run], int]:
+        return await self.runs.list(owner_id, limit, offset, video_id, status)
+
+    async def cancel(self, owner_id: str, run_id: str) -> Run:
+        run = await self.get(owner_id, run_id)
+        if run.status in FINISHED_RUN_STATUSES:
+            raise Conflict(f"run {run_id} already {run.status}")
+        if run.job_id:
+            await jobs.cancel(self.session, run.job_id)
+        now = utcnow()
+        await self.runs.update_run(
+            run.id, status=RunStatus.CANCELLED, finished_at=now, error="cancelled by user"
+        )
+        for component in await self.runs.unfinished_components(run.id):
+            await self.runs.update_component(
+                run.id, component.name, status=ComponentStatus.CANCELLED, finished_at=now
+            )
+        await self.session.commit()
+        return await self.get(owner_id, run_id)
+
+    async def artifacts(self, owner_id: str, run_id: str) -> Sequence[Artifact]:
+        run = await self.get(owner_id, run_id)
+        return await self.runs.artifacts(run.id)
+
+    def download_url(self, artifact: Artifact) -> str:
+        """Presigned for S3; a signed link to this API for local storage. Either expires in an hour."""
+        storage = self.storage
+        filename = artifact.name.rsplit("/", 1)[-1]
+        if storage.supports_presigned:
+            return storage.presigned_get(artifact.storage_key, DOWNLOAD_LINK_SECONDS, filename=filename)
+        token = sign(self.settings, "download", artifact.id, DOWNLOAD_LINK_SECONDS)
+        return f"{self.settings.resolved_public_url}/v1/artifacts/{artifact.id}/content?token={token}"
+
+    async def artifact(self, owner_id: str, artifact_id: str) -> Artifact:
+        artifact = await self.runs.artifact(owner_id, artifact_id)
+        if artifact is None:
+            raise NotFound(f"no artifact {artifact_id}")
+        return artifact
+
+    async def artifact_by_link(self, artifact_id: str) -> Artifact:
+        artifact = await self.runs.artifact_unscoped(artifact_id)
+        if artifact is None:
+            raise NotFound(f"no artifact {artifact_id}")
+        return artifact
+
+    async def manifest(self, owner_id: str, run_id: str) -> dict[str, Any]:
+        run = await self.get(owner_id, run_id)
+        try:
+            data = await asyncio.to_thread(self.storage.get_bytes, artifact_key(run.id, MANIFEST_NAME))
+        except Exception:
+            raise NotFound(f"run {run_id} has no manifest yet") from None
+        manifest: dict[str, Any] = json.loads(data)
+        return manifest
+
+    async def detach_video(self, owner_id: str, video_id: str) -> list[str]:
+        """Cancel and delete the video's runs (the caller commits); return storage keys left unused."""
+        runs = await self.runs.runs_of_video(owner_id, video_id)
+        run_ids = [run.id for run in runs]
+        for run in runs:
+            if run.job_id and run.status not in FINISHED_RUN_STATUSES:
+                await jobs.cancel(self.session, run.job_id)
+        keys = await self.runs.artifact_keys_of_runs(run_ids)
+        keys.extend(artifact_key(run_id, MANIFEST_NAME) for run_id in run_ids)
+        await self.runs.delete_runs(run_ids)
+        await self.session.flush()
+        still_used = await self.runs.keys_still_referenced(keys)
+        return [key for key in keys if key not in still_used]
+
+    # --- worker side ------------------------------------------------------------
+
+    def _pipeline_run(self, run: Run, source_key: str, artifacts: Sequence[Artifact]) -> PipelineRun:
+        return PipelineRun(
+            run_id=run.id,
+            video_id=run.video_id,
+            source_key=source_key,
+            source_sha256=run.content_sha256,
+            profile_name=run.profile_name,
+            config_hash=run.config_hash,
+            versions=run.versions,
+            plan=dict(run.config),
+            records={c.name: _component_record(c, run, artifacts) for c in run.components},
+        )
+
+    async def begin_processing(self, run_id: str) -> PipelineRun | None:
+        """Mark the run running and return what the orchestrator needs; None if it should not run."""
+        run = await self.runs.get_for_job(run_id)
+        if run is None or run.status in FINISHED_RUN_STATUSES:
+            return None
+        video = await VideoRepository(self.session).get(run.owner_id, run.video_id)
+        if video is None:
+            return None
+        await self.runs.update_run(
+            run.id, when_status=run.status, status=RunStatus.RUNNING, started_at=run.started_at or utcnow()
+        )
+        artifacts = await self.runs.artifacts(run.id)
+        await self.session.commit()
+        pipeline_run = self._pipeline_run(run, video.storage_key, artifacts)
+        # Only finished components are checkpoints; an interrupted one starts over.
+        pipeline_run.records = {
+            name: record
+            for name, record in pipeline_run.records.items()
+            if record.status in DONE_COMPONENT_STATUSES
+        }
+        return pipeline_run
+
+    async def record_component(
+        self, run_id: str, record: ComponentRecord, overall: float | None, *, starting: bool = False
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": record.status,
+            "progress": record.progress,
+            "summary": record.summary,
+            "error": record.error,
+            "device": record.device,
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "duration_seconds": record.duration_seconds,
+            "message": record.message,
+        }
+        if starting:
+            values["attempts"] = RunComponent.attempts + 1
+        await self.runs.update_component(run_id, record.name, **values)
+        if record.status in ("succeeded", "skipped"):
+            run = await self.runs.get_for_job(run_id)
+            owner_id = run.owner_id if run else ""
+            await self.runs.replace_artifacts(
+                run_id,
+                record.name,
+                [
+                    Artifact(
+                        id=new_id("art"),
+                        run_id=run_id,
+                        owner_id=owner_id,
+                        component=a.component,
+                        name=a.name,
+                        kind=a.kind,
+                        content_type=a.content_type,
+                        storage_key=a.storage_key,
+                        size_bytes=a.size_bytes,
+                        sha256=a.sha256,
+                        created_at=utcnow(),
+                    )
+                    for a in record.artifacts
+                ],
+            )
+        if overall is not None:
+            await self.runs.update_run(run_id, progress=overall)
+        await self.session.commit()
+
+    async def record_progress(
+        self, run_id: str, records: Mapping[str, ComponentRecord], overall: float
+    ) -> None:
+        for record in records.values():
+            await self.runs.update_component(
+                run_id, record.name, progress=record.progress, message=record.message
+            )
+        await self.runs.update_run(run_id, progress=overall)
+        await self.session.commit()
+
+    async def finish_processing(self, run_id: str) -> None:
+        # Conditional: a run cancelled while its last component finished stays cancelled.
+        await self.runs.update_run(
+            run_id,
+            when_status=RunStatus.RUNNING,
+            status=RunStatus.SUCCEEDED,
+            progress=100.0,
+            finished_at=utcnow(),
+            error=None,
+        )
+        await self.session.commit()
+
+    async def fail_processing(self, run_id: str, error: str) -> None:
+        """The run's job gave up (the caller's transaction marks the job too)."""
+        run = await self.runs.get_for_job(run_id)
+        if run is None or run.status in FINISHED_RUN_STATUSES:
+            return
+        now = utcnow()
+        await self.runs.update_run(run_id, status=RunStatus.FAILED, finished_at=now, error=error)
+        for component in await self.runs.unfinished_components(run_id):
+            await self.runs.update_component(
+                run_id, component.name, status=ComponentStatus.FAILED, finished_at=now
+            )
+
+    async def run_counts_by_status(self) -> list[tuple[str, int]]:
+        return await self.runs.counts_by_status()
