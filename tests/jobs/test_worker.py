@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from tests.jobs.conftest import GIVE_UPS, executed
 
 from kadr.config import Settings
 from kadr.core.clock import utcnow
@@ -18,6 +17,7 @@ from kadr.jobs.repository import JobRepository
 from kadr.jobs.runtime import Runtime
 from kadr.jobs.worker import backoff_seconds
 from kadr.scheduler import reap_expired_leases, redeliver_lost_jobs
+from tests.jobs.conftest import GIVE_UPS, executed
 
 pytestmark = pytest.mark.anyio
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.support.api import PASSWORD
 from tests.support.process import kadr_up
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from kadr.config import Settings
 from tests.support.api import assert_problem, register, upload, wait_for_run
 from tests.support.media import (
     make_audio_only,
@@ -15,8 +17,6 @@ from tests.support.media import (
     make_video,
     truncate,
 )
-
-from kadr.config import Settings
 
 pytestmark = pytest.mark.anyio
 

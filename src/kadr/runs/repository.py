@@ -19,7 +19,12 @@ class RunRepository:
     # --- runs ---------------------------------------------------------------
 
     async def get(self, owner_id: str, run_id: str) -> Run | None:
-        result = await self.session.execute(select(Run).where(Run.id == run_id, Run.owner_id == owner_id))
+        # populate_existing: a run changes under us (worker updates), never answer from a stale identity map.
+        result = await self.session.execute(
+            select(Run)
+            .where(Run.id == run_id, Run.owner_id == owner_id)
+            .execution_options(populate_existing=True)
+        )
         return result.scalar_one_or_none()
 
     async def get_for_job(self, run_id: str) -> Run | None:
