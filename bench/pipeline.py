@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "src"))
 import imageio_ffmpeg  # noqa: E402
 import psutil  # noqa: E402
 import pysubs2  # noqa: E402
-from kadr.pipeline.models import get_whisper_model  # noqa: E402
 
 from kadr.config import Settings  # noqa: E402
+from kadr.pipeline.models import get_whisper_model  # noqa: E402
 from kadr.runs.local import process_file  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "talk.mp4"

@@ -65,14 +65,7 @@ async def database(settings: Settings) -> AsyncIterator[None]:
     from kadr.migrations.runner import upgrade_database
 
     await upgrade_database(settings)
-    database = get_database(settings)
-    # TEMPORARY until the initial Alembic revision lands: create tables from the models.
-    from kadr.core.db import Base
-    from kadr.core.model_registry import load_all_models
-
-    load_all_models()
-    async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+    get_database(settings)
     yield
     await dispose_database()
 

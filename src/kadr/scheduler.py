@@ -7,6 +7,7 @@ at once without dispatching anything twice.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 import time
@@ -129,6 +130,9 @@ class Scheduler:
     async def _guarded(self, name: str, duty: Duty) -> None:
         try:
             await duty(self.settings)
+        except asyncio.CancelledError:
+            # Shutdown cut the duty short; every duty is a set of atomic updates, so it is safe to stop.
+            log.debug("scheduler duty interrupted by shutdown", duty=name)
         except Exception as exc:  # a database blip must not stop the scheduler
             log.warning("scheduler duty failed", duty=name, error=str(exc)[:300])
 

@@ -17,6 +17,10 @@ class ObjectNotFound(Exception):
     """No object at that key."""
 
 
+class PresignNotSupported(Exception):
+    """This backend cannot hand out presigned URLs (the API moves the bytes instead)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str

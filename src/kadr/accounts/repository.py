@@ -1,0 +1,70 @@
+"""Every query on users, refresh tokens and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.accounts.models import ApiKey, RefreshToken, User
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def user(self, user_id: str) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def user_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
+        return result.scalar_one_or_none()
+
+    def add(self, obj: User | RefreshToken | ApiKey) -> None:
+        self.session.add(obj)
+
+    async def refresh_token_by_hash(self, token_hash: str) -> RefreshToken | None:
+        result = await self.session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        return result.scalar_one_or_none()
+
+    async def mark_refresh_token_used(self, token_id: str, when: datetime) -> bool:
+        """Atomically take a token out of use: False if someone used it first."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == token_id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None)
+            )
+            .values(used_at=when)
+            .returning(RefreshToken.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def revoke_family(self, family_id: str, when: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=when)
+        )
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        result = await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+        return result.scalar_one_or_none()
+
+    async def api_key(self, user_id: str, key_id: str) -> ApiKey | None:
+        result = await self.session.execute(
+            select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
+        query = select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.execute(
+            query.order_by(ApiKey.created_at.desc()).limit(limit).offset(offset)
+        )
+        return rows.scalars().all(), int(total or 0)
+
+    async def touch_api_key(self, key_id: str, when: datetime) -> None:
+        await self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -1,0 +1,120 @@
+"""The one place ffmpeg is spawned: its own process group, a deadline, cancellation, progress.
+
+`TimeLimit`-style interrupts cannot stop a blocking child, so the runner polls the
+cancel event and the deadline itself and kills the whole process group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import imageio_ffmpeg
+
+from kadr.core.errors import Cancelled
+
+KILL_GRACE_SECONDS = 2.0
+POLL_SECONDS = 0.1
+
+
+class FFmpegError(RuntimeError):
+    """ffmpeg exited with an error; the message carries the end of its stderr."""
+
+    def __init__(self, returncode: int, stderr_tail: str) -> None:
+        super().__init__(f"ffmpeg exited with {returncode}: {stderr_tail.strip()[-1500:]}")
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+@lru_cache(maxsize=4)
+def ffmpeg_executable(configured: str = "") -> str:
+    """The configured ffmpeg, else the static build shipped in the imageio-ffmpeg wheel."""
+    return configured or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=KILL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        process.wait(timeout=10)
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    executable: str = "",
+    cancel_event: threading.Event | None = None,
+    deadline: float | None = None,
+    duration_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    threads: int = 0,
+) -> None:
+    """Run `ffmpeg <args>`; report progress in [0, 1]; raise Cancelled or FFmpegError.
+
+    `deadline` is a `time.monotonic()` value. `args` must not contain `-progress`.
+    """
+    command = [ffmpeg_executable(executable), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
+    command += ["-progress", "pipe:1"]
+    if threads:
+        command += ["-threads", str(threads)]
+    command += list(args)
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        assert process.stdout is not None
+        progress_reader = threading.Thread(
+            target=_read_progress, args=(process.stdout, duration_seconds, on_progress), daemon=True
+        )
+        progress_reader.start()
+        try:
+            while process.poll() is None:
+                if cancel_event is not None and cancel_event.is_set():
+                    _kill_group(process)
+                    raise Cancelled("cancelled")
+                if deadline is not None and time.monotonic() > deadline:
+                    _kill_group(process)
+                    raise Cancelled("deadline exceeded while ffmpeg was running")
+                time.sleep(POLL_SECONDS)
+        except BaseException:
+            if process.poll() is None:
+                _kill_group(process)
+            raise
+        finally:
+            progress_reader.join(timeout=5)
+            process.stdout.close()
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise FFmpegError(process.returncode, stderr.read().decode("utf-8", "replace"))
+    if on_progress is not None:
+        on_progress(1.0)
+
+
+def _read_progress(
+    stream: object, duration: float | None, on_progress: Callable[[float], None] | None
+) -> None:
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        if on_progress is None or not duration:
+            continue
+        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        if key == "out_time_us" and value.lstrip("-").isdigit():
+            try:
+                on_progress(min(1.0, max(0.0, int(value) / 1_000_000 / duration)))
+            except (
+                Exception
+            ):  # a cancelled component raises from its progress hook: ffmpeg is stopped by the poller
+                return
