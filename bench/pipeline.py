@@ -33,9 +33,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import imageio_ffmpeg  # noqa: E402
 import psutil  # noqa: E402
-import pysubs2  # noqa: E402
 
+from kadr.assets import FONTS_DIR  # noqa: E402
 from kadr.config import Settings  # noqa: E402
+from kadr.pipeline.components.clips import caption_file, geometry_filter  # noqa: E402
 from kadr.pipeline.models import get_whisper_model  # noqa: E402
 from kadr.runs.local import process_file  # noqa: E402
 
@@ -137,56 +138,23 @@ def floor_transcribe(wav: Path, params: dict[str, Any]) -> float:
 def floor_clips(
     source: Path, out: Path, transcript: dict[str, Any], clip_params: dict[str, Any], folder: Path
 ) -> float:
-    """Plain ffmpeg: the same cuts, geometry, encoder and burned captions as the clips component made."""
+    """Plain ffmpeg commands making the same clips: same cuts, geometry, encoder settings and captions."""
     index = json.loads((out / "clips" / "clips.json").read_text())
     words = [w for s in transcript["segments"] for w in s.get("words", [])]
-    fonts = ROOT / "src" / "kadr" / "assets" / "fonts"
     elapsed = 0.0
     for entry in index:
         start, end = float(entry["start"]), float(entry["end"])
-        subs = pysubs2.SSAFile()
-        for word in words:
-            if start <= word["start"] < end:
-                subs.append(
-                    pysubs2.SSAEvent(
-                        start=int((word["start"] - start) * 1000),
-                        end=int((word["end"] - start) * 1000),
-                        text=word["word"].strip(),
-                    )
-                )
+        size = (int(entry["width"]), int(entry["height"]))
         ass = folder / f"{Path(entry['name']).stem}.ass"
-        subs.save(str(ass))
-        width, height = int(entry["width"]), int(entry["height"])
-        if width < height:
-            geometry = f"scale=-2:{height},crop={width}:{height}"
-        else:
-            geometry = f"scale={width}:{height}:force_original_aspect_ratio=decrease,pad={width}:{height}:(ow-iw)/2:(oh-ih)/2"
+        caption_file(words, start, end, size, ass, int(clip_params.get("words_per_caption", 3)))
+        video_filter = f"{geometry_filter(entry['aspect'], size)},subtitles={ass}:fontsdir={FONTS_DIR}"
         command = [
-            FFMPEG,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-ss",
-            f"{start:.3f}",
-            "-i",
-            str(source),
-            "-t",
-            f"{end - start:.3f}",
-            "-vf",
-            f"{geometry},subtitles={ass}:fontsdir={fonts}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            str(clip_params.get("preset", "veryfast")),
-            "-crf",
-            str(clip_params.get("crf", 23)),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
+            FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
+            "-ss", f"{start:.3f}", "-i", str(source), "-t", f"{end - start:.3f}",
+            "-vf", video_filter, "-c:v", "libx264", "-preset", str(clip_params.get("preset", "veryfast")),
+            "-crf", str(clip_params.get("crf", 23)), "-pix_fmt", "yuv420p", "-c:a", "aac",
             str(folder / Path(entry["name"]).name),
-        ]
+        ]  # fmt: skip
         started = time.perf_counter()
         subprocess.run(command, check=True)
         elapsed += time.perf_counter() - started

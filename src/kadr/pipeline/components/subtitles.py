@@ -26,8 +26,7 @@ def cues_from(
 
         for word in words:
             candidate = [*current, word]
-            text = "".join(w["word"] for w in candidate).strip()
-            too_long = len(text) > max_line * max_lines
+            too_long = _wrap(candidate, max_line).count("\\N") + 1 > max_lines
             too_slow = candidate[-1]["end"] - candidate[0]["start"] > max_seconds
             if current and (too_long or too_slow):
                 flush(current)

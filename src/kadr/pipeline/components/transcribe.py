@@ -63,21 +63,20 @@ def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str
     headers = {}
     if settings.asr_remote_api_key.get_secret_value():
         headers["Authorization"] = f"Bearer {settings.asr_remote_api_key.get_secret_value()}"
-    data: list[tuple[str, str]] = [
-        ("model", str(ctx.params["model"])),
-        ("response_format", "verbose_json"),
-        ("timestamp_granularities[]", "word"),
-        ("timestamp_granularities[]", "segment"),
-    ]
+    data: dict[str, str | list[str]] = {
+        "model": str(ctx.params["model"]),
+        "response_format": "verbose_json",
+        "timestamp_granularities[]": ["word", "segment"],
+    }
     if ctx.params["language"]:
-        data.append(("language", str(ctx.params["language"])))
+        data["language"] = str(ctx.params["language"])
     ctx.progress(0.05, "sent to the transcription server")
     try:
         with wav.open("rb") as handle:
             response = httpx.post(
                 url,
                 headers=headers,
-                data=data,  # type: ignore[arg-type]
+                data=data,
                 files={"file": ("audio.wav", handle, "audio/wav")},
                 timeout=REMOTE_TIMEOUT_SECONDS,
             )

@@ -1,0 +1,158 @@
+"""transcribe component: real Whisper inference on tiny.en, and the OpenAI-compatible remote engine
+against a stand-in server that speaks the real protocol (including its errors)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from kadr.config import Settings
+from kadr.core.errors import PermanentJobError
+from kadr.pipeline.components.transcribe import RemoteTranscriptionError
+from tests.conftest import DATA_DIR
+from tests.pipeline.components.conftest import Bench, make_bench
+
+
+def test_transcript_has_the_spoken_words_with_timings(talk: Bench) -> None:
+    transcript = talk.json("transcript.json")
+    spoken = re.findall(r"[a-z]+", (DATA_DIR / "talk.txt").read_text().lower())
+    heard = set(re.findall(r"[a-z]+", transcript["text"].lower()))
+    long_words = {w for w in spoken if len(w) >= 6}
+    assert len(long_words & heard) / len(long_words) > 0.8
+    assert transcript["language"] == "en" and transcript["model"] == "tiny.en"
+    words = [w for s in transcript["segments"] for w in s["words"]]
+    assert all(0 <= w["start"] <= w["end"] <= transcript["duration"] + 0.5 for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert talk.fetch("transcript.txt").read_text().startswith(transcript["segments"][0]["text"])
+    assert talk.results["transcribe"].summary["device"] == "cpu"
+    progress = talk.progress["transcribe"]
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+class OpenAITranscriptionStandIn(BaseHTTPRequestHandler):
+    """POST /v1/audio/transcriptions as OpenAI answers it (verbose_json with words and segments)."""
+
+    api_key = "sk-test"
+    fail_with: int | None = None
+    requests: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        fields = dict(re.findall(rb'name="([^"]+)"\r\n\r\n([^\r]*)\r\n', body))
+        self.requests.append({"path": self.path, "fields": fields, "auth": self.headers.get("Authorization")})
+        if self.path != "/v1/audio/transcriptions":
+            return self._answer(404, {"error": {"message": "Not found", "type": "invalid_request_error"}})
+        if self.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return self._answer(
+                401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+            )
+        if self.fail_with:
+            return self._answer(
+                self.fail_with, {"error": {"message": "The server had an error", "type": "server_error"}}
+            )
+        if b'filename="audio.wav"' not in body or b"RIFF" not in body:
+            return self._answer(
+                400, {"error": {"message": "Invalid file format.", "type": "invalid_request_error"}}
+            )
+        self._answer(
+            200,
+            {
+                "task": "transcribe",
+                "language": "english",
+                "duration": 4.2,
+                "text": "Hello there. General Kenobi.",
+                "words": [
+                    {"word": "Hello", "start": 0.1, "end": 0.5},
+                    {"word": "there.", "start": 0.5, "end": 0.9},
+                    {"word": "General", "start": 2.0, "end": 2.6},
+                    {"word": "Kenobi.", "start": 2.6, "end": 3.3},
+                ],
+                "segments": [
+                    {"id": 0, "start": 0.0, "end": 1.0, "text": " Hello there."},
+                    {"id": 1, "start": 1.8, "end": 3.5, "text": " General Kenobi."},
+                ],
+            },
+        )
+
+    def _answer(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def remote() -> Iterator[str]:
+    OpenAITranscriptionStandIn.fail_with = None
+    OpenAITranscriptionStandIn.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OpenAITranscriptionStandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _remote_settings(tmp_path: Path, url: str, key: str = "sk-test") -> Settings:
+    return Settings(data_dir=tmp_path / "var", asr_remote_url=url, asr_remote_api_key=SecretStr(key))
+
+
+def test_remote_engine_maps_the_openai_answer(tmp_path: Path, remote: str, talk: Bench) -> None:
+    bench = make_bench(talk.source, tmp_path, "probe", "audio", settings=_remote_settings(tmp_path, remote))
+    result = bench.run("transcribe")
+    transcript = bench.json("transcript.json")
+    assert transcript["text"] == "Hello there. General Kenobi."
+    assert [[w["word"].strip() for w in s["words"]] for s in transcript["segments"]] == [
+        ["Hello", "there."],
+        ["General", "Kenobi."],
+    ]
+    assert result.summary["device"] == "remote"
+    sent = OpenAITranscriptionStandIn.requests[-1]["fields"]
+    assert sent[b"response_format"] == b"verbose_json" and sent[b"model"] == b"tiny.en"
+
+
+def test_remote_engine_is_part_of_the_config_hash(tmp_path: Path) -> None:
+    from kadr.runs.profiles import config_hash, resolve_plan
+
+    local = Settings(data_dir=tmp_path)
+    remote = Settings(data_dir=tmp_path, asr_remote_url="http://asr.internal")
+    assert config_hash(resolve_plan(local, {"transcribe": {}})) != config_hash(
+        resolve_plan(remote, {"transcribe": {}})
+    )
+
+
+def test_remote_refusal_is_permanent_and_server_errors_are_retryable(
+    tmp_path: Path, remote: str, talk: Bench
+) -> None:
+    wrong_key = make_bench(
+        talk.source, tmp_path / "a", "probe", "audio", settings=_remote_settings(tmp_path, remote, "sk-wrong")
+    )
+    with pytest.raises(PermanentJobError, match="Incorrect API key"):
+        wrong_key.run("transcribe")
+    OpenAITranscriptionStandIn.fail_with = 503
+    flaky = make_bench(
+        talk.source, tmp_path / "b", "probe", "audio", settings=_remote_settings(tmp_path, remote)
+    )
+    with pytest.raises(RemoteTranscriptionError, match="503"):
+        flaky.run("transcribe")
+    unreachable = make_bench(
+        talk.source,
+        tmp_path / "c",
+        "probe",
+        "audio",
+        settings=_remote_settings(tmp_path, "http://127.0.0.1:9"),
+    )
+    with pytest.raises(RemoteTranscriptionError, match="unreachable"):
+        unreachable.run("transcribe")

@@ -1,0 +1,135 @@
+"""Runs over HTTP: create (202 + Location), follow, cancel, artifacts and downloads, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from kadr.config import Settings
+from tests.support.api import assert_problem, register, upload, wait_for_run
+from tests.support.media import make_video
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def api(settings: Settings, database: None):  # type: ignore[no-untyped-def]
+    from kadr.app import create_app
+
+    application = create_app(settings, run_worker=True, run_scheduler=True)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+async def short_video(api: httpx.AsyncClient, tmp_path: Path) -> tuple[dict[str, str], str]:
+    headers = await register(api, "runner@example.com")
+    response = await upload(api, headers, make_video(tmp_path / "v.mp4", 4))
+    return headers, response.json()["id"]
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+async def test_create_follow_and_download(
+    api: httpx.AsyncClient, short_video: tuple[dict[str, str], str]
+) -> None:
+    headers, video_id = short_video
+    created = await api.post(
+        "/v1/runs", headers={**headers, "Idempotency-Key": "k-1"},
+        json={"video_id": video_id, "profile": "transcript-only"},
+    )  # fmt: skip
+    assert created.status_code == 202 and created.headers["Location"] == f"/v1/runs/{created.json()['id']}"
+    again = await api.post(
+        "/v1/runs", headers={**headers, "Idempotency-Key": "k-1"},
+        json={"video_id": video_id, "profile": "transcript-only"},
+    )  # fmt: skip
+    assert again.json()["id"] == created.json()["id"], "the same Idempotency-Key creates no second run"
+    run = await wait_for_run(api, headers, created.json()["id"])
+    assert run["status"] == "succeeded"
+    listed = (await api.get(f"/v1/runs?video_id={video_id}", headers=headers)).json()
+    assert listed["total"] == 1
+    artifacts = (await api.get(f"/v1/runs/{run['id']}/artifacts", headers=headers)).json()
+    probe = next(a for a in artifacts if a["name"] == "probe.json")
+    # With the signed link (no headers), with credentials, and refused to anyone else.
+    assert (await api.get(_relative(probe["download_url"]))).json()["has_video"] is True
+    direct = await api.get(f"/v1/artifacts/{probe['id']}/content", headers=headers)
+    assert direct.status_code == 200 and direct.headers["content-type"].startswith("application/json")
+    stranger = await register(api, "stranger@example.com")
+    assert_problem(await api.get(f"/v1/artifacts/{probe['id']}/content", headers=stranger), 404)
+    assert_problem(await api.get(f"/v1/runs/{run['id']}/artifacts", headers=stranger), 404)
+    assert_problem(await api.get(f"/v1/runs/{run['id']}", headers=stranger), 404)
+    assert_problem(await api.get(f"/v1/artifacts/{probe['id']}/content?token=forged"), 403)
+    forged_for_other = _relative(probe["download_url"]).replace(probe["id"], artifacts[-1]["id"])
+    assert_problem(await api.get(forged_for_other), 403)
+
+
+async def test_cancel_a_running_run(api: httpx.AsyncClient, tmp_path: Path) -> None:
+    headers = await register(api, "cancel@example.com")
+    long_video = (await upload(api, headers, make_video(tmp_path / "long.mp4", 90, size="1280x720"))).json()
+    created = (
+        await api.post(
+            "/v1/runs",
+            headers=headers,
+            json={"video_id": long_video["id"], "params": {"clips": {"count": 5}}},
+        )
+    ).json()
+    for _ in range(600):
+        state = (await api.get(f"/v1/runs/{created['id']}", headers=headers)).json()
+        if state["status"] == "running":
+            break
+        await asyncio.sleep(0.05)
+    cancelled = await api.post(f"/v1/runs/{created['id']}/cancel", headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    await asyncio.sleep(2)
+    final = (await api.get(f"/v1/runs/{created['id']}", headers=headers)).json()
+    assert final["status"] == "cancelled"
+    assert all(c["status"] != "running" for c in final["components"]), final["components"]
+    assert_problem(await api.post(f"/v1/runs/{created['id']}/cancel", headers=headers), 409)
+
+
+async def test_bad_run_requests_get_reasons(
+    api: httpx.AsyncClient, short_video: tuple[dict[str, str], str]
+) -> None:
+    headers, video_id = short_video
+    assert_problem(await api.post("/v1/runs", headers=headers, json={"video_id": "vid_nope"}), 404)
+    body = assert_problem(
+        await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "nope"}), 404
+    )
+    assert "nope" in body["detail"]
+    body = assert_problem(
+        await api.post(
+            "/v1/runs", headers=headers, json={"video_id": video_id, "params": {"clips": {"fps": 60}}}
+        ),
+        422,
+    )
+    assert "fps" in body["detail"]
+    assert_problem(await api.post("/v1/runs", headers=headers, json={"profile": "default"}), 422)
+
+
+async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str, str], str]) -> None:
+    headers, video_id = short_video
+    created = await api.post(
+        "/v1/profiles",
+        headers=headers,
+        json={"name": "subs", "components": {"subtitles": {"max_line_chars": 32}}},
+    )
+    assert created.status_code == 201, created.text
+    names = [p["name"] for p in (await api.get("/v1/profiles", headers=headers)).json()]
+    assert names == ["default", "clips-vertical", "transcript-only", "subs"]
+    run = (await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "subs"})).json()
+    assert list(run["config"]) == ["probe", "audio", "transcribe", "subtitles"]
+    assert run["config"]["subtitles"]["max_line_chars"] == 32
+    other = await register(api, "other-profile@example.com")
+    assert_problem(await api.get("/v1/profiles/subs", headers=other), 404)
