@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # --- auth --------------------------------------------------------------
     secret_key: SecretStr = Field(
         SecretStr("dev-insecure-change-me-0123456789abcdef"),
-        description="Signs JWTs and upload tokens; encrypts channel secrets. Set it in production.",
+        description="Signs access tokens and signed links. Set a long random value in production.",
     )
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_days: int = 30

@@ -81,8 +81,8 @@ async def metrics(request: Request) -> Response:
         queue_counts, run_counts = [], []
     QUEUE_LENGTH.clear()
     for queue in ("video", "publish", "notify"):
-        for status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            QUEUE_LENGTH.labels(queue, str(status)).set(0)
+        for job_status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            QUEUE_LENGTH.labels(queue, str(job_status)).set(0)
     for queue, status, count in queue_counts:
         QUEUE_LENGTH.labels(queue, status).set(count)
     RUNS_TOTAL.clear()

@@ -39,7 +39,7 @@ def test_streaming_writer_commits_atomically_and_aborts_cleanly(storage: Storage
     aborted.write(payload)
     aborted.abort()
     assert not storage.exists("videos/v2/source.mp4")
-    assert [o.key for o in storage.list("videos/")] == ["videos/v1/source.mp4"]
+    assert [o.key for o in storage.list_objects("videos/")] == ["videos/v1/source.mp4"]
 
 
 def test_overwrite_replaces_the_whole_object(storage: Storage) -> None:
@@ -64,9 +64,9 @@ def test_missing_objects(storage: Storage, tmp_path: Path) -> None:
 def test_list_delete_and_delete_prefix(storage: Storage) -> None:
     for key in ("runs/a/1.json", "runs/a/sub/2.json", "runs/b/3.json", "videos/v/source.mp4"):
         storage.put_bytes(key, key.encode())
-    assert [o.key for o in storage.list("runs/a/")] == ["runs/a/1.json", "runs/a/sub/2.json"]
+    assert [o.key for o in storage.list_objects("runs/a/")] == ["runs/a/1.json", "runs/a/sub/2.json"]
     assert storage.delete_prefix("runs/a/") == 2
-    assert [o.key for o in storage.list("runs/")] == ["runs/b/3.json"]
+    assert [o.key for o in storage.list_objects("runs/")] == ["runs/b/3.json"]
     storage.delete("runs/b/3.json")
     assert not storage.exists("runs/b/3.json")
     storage.ping()

@@ -22,7 +22,7 @@ Deliver = Callable[[str], Awaitable[None]]
 
 _lock = threading.Lock()
 _broker: dramatiq.Broker | None = None
-_actors: dict[str, dramatiq.Actor] = {}  # type: ignore[type-arg]
+_actors: dict[str, dramatiq.Actor[[str], None]] = {}
 _deliver: Deliver | None = None
 
 
@@ -58,9 +58,8 @@ def setup_broker(url: str) -> dramatiq.Broker:
         broker = _make_broker(url)
         dramatiq.set_broker(broker)
         for queue in QUEUES:
-            _actors[queue] = dramatiq.actor(
-                _dispatch, actor_name=f"kadr_{queue}", queue_name=queue, broker=broker
-            )
+            register = dramatiq.actor(actor_name=f"kadr_{queue}", queue_name=queue, broker=broker)
+            _actors[queue] = register(_dispatch)
         _broker = broker
         return broker
 

@@ -123,8 +123,8 @@ def build_manifest(run: PipelineRun, records: Mapping[str, ComponentRecord], sta
     def jsonable(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
 
-    components = []
-    artifacts = []
+    components: list[dict[str, Any]] = []
+    artifacts: list[dict[str, Any]] = []
     for name in run.plan:
         record = records.get(name) or ComponentRecord(name=name, status="pending", params=run.plan[name])
         entry = {k: jsonable(v) for k, v in asdict(record).items() if k != "artifacts"}

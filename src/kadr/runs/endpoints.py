@@ -50,7 +50,7 @@ async def list_runs(
     video_id: str | None = None,
     run_status: Annotated[str | None, Query(alias="status")] = None,
 ) -> Paginated[RunOut]:
-    items, total = await RunService(session, settings).list(
+    items, total = await RunService(session, settings).list_page(
         user.id, page.limit, page.offset, video_id, run_status
     )
     return Paginated[RunOut](

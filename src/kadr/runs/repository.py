@@ -40,7 +40,7 @@ class RunRepository:
         )
         return result.scalar_one_or_none()
 
-    async def list(
+    async def list_page(
         self,
         owner_id: str,
         limit: int,

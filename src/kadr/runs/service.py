@@ -264,10 +264,10 @@ class RunService:
             raise NotFound(f"no run {run_id}")
         return run
 
-    async def list(
+    async def list_page(
         self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
     ) -> tuple[Sequence[Run], int]:
-        return await self.runs.list(owner_id, limit, offset, video_id, status)
+        return await self.runs.list_page(owner_id, limit, offset, video_id, status)
 
     async def cancel(self, owner_id: str, run_id: str) -> Run:
         run = await self.get(owner_id, run_id)

@@ -109,12 +109,12 @@ class LocalStorage:
 
     def delete_prefix(self, prefix: str) -> int:
         count = 0
-        for info in list(self.list(prefix)):
+        for info in list(self.list_objects(prefix)):
             self.delete(info.key)
             count += 1
         return count
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         base = self.root
         for path in sorted(base.rglob("*")):
             if not path.is_file() or path.name.startswith(".tmp-"):

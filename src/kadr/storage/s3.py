@@ -210,13 +210,13 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
 
     def delete_prefix(self, prefix: str) -> int:
-        keys = [info.key for info in self.list(prefix)]
+        keys = [info.key for info in self.list_objects(prefix)]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": self.full_key(k)} for k in keys[start : start + 1000]]
             self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return len(keys)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
@@ -271,7 +271,9 @@ class S3Storage:
             Bucket=self.bucket,
             Key=self.full_key(key),
             UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]},
+            MultipartUpload={
+                "Parts": [{"PartNumber": number, "ETag": etag} for number, etag in sorted(parts)]
+            },
         )
         return self.stat(key)
 

@@ -76,7 +76,7 @@ async def upload_video(
 async def list_videos(
     user: CurrentUser, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
 ) -> Paginated[VideoOut]:
-    items, total = await VideoService(session, settings).list(user.id, page.limit, page.offset)
+    items, total = await VideoService(session, settings).list_page(user.id, page.limit, page.offset)
     return Paginated[VideoOut](
         items=[VideoOut.model_validate(v) for v in items], total=total, limit=page.limit, offset=page.offset
     )

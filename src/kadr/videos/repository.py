@@ -29,7 +29,7 @@ class VideoRepository:
         )
         return result.scalar_one_or_none()
 
-    async def list(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
+    async def list_page(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
         query = select(Video).where(Video.owner_id == owner_id)
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await self.session.execute(

@@ -133,8 +133,8 @@ class VideoService:
             raise NotFound(f"no video {video_id}")
         return video
 
-    async def list(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
-        return await self.videos.list(owner_id, limit, offset)
+    async def list_page(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
+        return await self.videos.list_page(owner_id, limit, offset)
 
     async def delete(self, owner_id: str, video_id: str) -> None:
         """Delete a video, its runs and every stored object no other record still uses."""

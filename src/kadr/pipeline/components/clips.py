@@ -8,6 +8,7 @@ timings, written to a clip-local ASS file that starts at zero.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,6 +84,17 @@ def geometry_filter(aspect: str, size: tuple[int, int]) -> str:
     )
 
 
+def _clip_progress(
+    ctx: ComponentContext, done_before: float, span: float, total: float, name: str
+) -> Callable[[float], None]:
+    """Map one clip's encode progress onto the whole component's."""
+
+    def report(fraction: float) -> None:
+        ctx.progress((done_before + fraction * span) / total, f"encoding {name}")
+
+    return report
+
+
 class Clips(Component):
     name = "clips"
     version = "1"
@@ -152,16 +164,13 @@ class Clips(Component):
             if info.has_audio:
                 args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(params["audio_bitrate"]), "-ac", "2"]
             args += ["-movflags", "+faststart", str(out)]
-            finished_before = done
             run_ffmpeg(
                 args,
                 executable=ctx.settings.ffmpeg_binary,
                 cancel_event=ctx.cancel_event,
                 deadline=ctx.deadline,
                 duration_seconds=end - start,
-                on_progress=lambda f, base=finished_before, span=end - start, label=name: ctx.progress(
-                    (base + f * span) / total, f"encoding {label}"
-                ),
+                on_progress=_clip_progress(ctx, done, end - start, total, name),
                 threads=ctx.settings.ffmpeg_threads,
             )
             done += end - start

@@ -22,7 +22,11 @@ class Probe(Component):
         out = ctx.output("probe.json")
         out.write_text(json.dumps(info.to_dict(), indent=2))
         ctx.progress(1.0)
-        summary = {"duration": info.duration, "has_video": info.has_video, "has_audio": info.has_audio}
+        summary: dict[str, object] = {
+            "duration": info.duration,
+            "has_video": info.has_video,
+            "has_audio": info.has_audio,
+        }
         if info.has_video:
             summary["display"] = f"{info.display_width}x{info.display_height}"
         return ComponentResult([ProducedArtifact("probe.json", out, "json", "application/json")], summary)
