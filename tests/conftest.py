@@ -87,6 +87,21 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 
 
 @pytest.fixture
+async def api(settings: Settings, database: None) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API with its embedded worker and scheduler, as `kadr up` runs it."""
+    from kadr.app import create_app
+
+    application = create_app(settings, run_worker=True, run_scheduler=True)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as http,
+    ):
+        yield http
+
+
+@pytest.fixture
 def sample_video() -> Iterator[Path]:
     path = DATA_DIR / "talk.mp4"
     if not path.exists():

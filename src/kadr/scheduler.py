@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
 from kadr.core.clock import utcnow
@@ -52,26 +52,15 @@ async def reap_expired_leases(settings: Settings) -> int:
     return buried + len(released)
 
 
-async def _notify_give_up(session: object, settings: Settings, job: Job) -> None:
+async def _notify_give_up(session: AsyncSession, settings: Settings, job: Job) -> None:
     try:
         kind = get_kind(job.kind)
     except LookupError:
         return
     if kind.on_give_up is None:
         return
-    context = JobContext(
-        job_id=job.id,
-        kind=job.kind,
-        payload=dict(job.payload or {}),
-        owner_id=job.owner_id,
-        attempt=job.attempts,
-        max_attempts=job.max_attempts,
-        settings=settings,
-        worker_id="scheduler",
-        cancel_event=threading.Event(),
-        drain_event=threading.Event(),
-    )
-    await kind.on_give_up(session, context, JobStatus.DEAD, job.last_error or "lease expired")  # type: ignore[arg-type]
+    context = JobContext.for_job(job, settings, "scheduler")
+    await kind.on_give_up(session, context, JobStatus.DEAD, job.last_error or "lease expired")
 
 
 async def redeliver_lost_jobs(settings: Settings, grace_seconds: float | None = None) -> int:

@@ -21,24 +21,6 @@ from tests.support.media import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def worker_app(settings: Settings, database: None):  # type: ignore[no-untyped-def]
-    """The API with its embedded worker and scheduler, as `kadr up` runs it."""
-    from kadr.app import create_app
-
-    application = create_app(settings, run_worker=True, run_scheduler=True)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def api(worker_app) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=worker_app), base_url="http://testserver"
-    ) as c:
-        yield c
-
-
 async def test_upload_stores_a_probed_video(
     api: httpx.AsyncClient, sample_video: Path, settings: Settings
 ) -> None:

@@ -9,24 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from kadr.config import Settings
 from tests.support.api import assert_problem, register
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def api(settings: Settings, database: None):  # type: ignore[no-untyped-def]
-    from kadr.app import create_app
-
-    application = create_app(settings, run_worker=True, run_scheduler=True)
-    async with (
-        application.router.lifespan_context(application),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
-        ) as client,
-    ):
-        yield client
 
 
 async def _poll(api: httpx.AsyncClient, headers: dict[str, str], upload_id: str) -> dict[str, object]:

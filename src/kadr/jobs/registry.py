@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
+from kadr.jobs.models import Job
 
 QUEUES = ("video", "publish", "notify")
 
@@ -31,6 +32,23 @@ class JobContext:
     cancel_event: threading.Event
     #: Set (with cancel_event) when the worker drains for shutdown: checkpoint and stop.
     drain_event: threading.Event
+
+    @classmethod
+    def for_job(
+        cls, job: Job, settings: Settings, worker_id: str, drain_event: threading.Event | None = None
+    ) -> JobContext:
+        return cls(
+            job_id=job.id,
+            kind=job.kind,
+            payload=dict(job.payload or {}),
+            owner_id=job.owner_id,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            settings=settings,
+            worker_id=worker_id,
+            cancel_event=threading.Event(),
+            drain_event=drain_event or threading.Event(),
+        )
 
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]

@@ -80,18 +80,7 @@ class JobExecutor:
         except LookupError as exc:
             await self._finish(job_id, JobStatus.FAILED, error=str(exc), error_kind="permanent")
             return
-        context = JobContext(
-            job_id=job.id,
-            kind=job.kind,
-            payload=dict(job.payload or {}),
-            owner_id=job.owner_id,
-            attempt=job.attempts,
-            max_attempts=job.max_attempts,
-            settings=self.settings,
-            worker_id=self.worker_id,
-            cancel_event=threading.Event(),
-            drain_event=self.drain_event,
-        )
+        context = JobContext.for_job(job, self.settings, self.worker_id, self.drain_event)
         self._running[job.id] = context
         heartbeat = asyncio.create_task(self._heartbeat(context))
         try:

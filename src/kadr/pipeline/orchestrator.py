@@ -10,7 +10,6 @@ was running.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import shutil
 import threading
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import Cancelled
+from kadr.core.hashing import sha256_file
 from kadr.core.logging import get_logger
 from kadr.core.metrics import COMPONENT_DURATION
 from kadr.pipeline.base import Component, ComponentContext, ComponentInputMissing, ComponentResult
@@ -109,14 +109,6 @@ def overall_progress(
         fraction = 1.0 if record.status in DONE else record.progress
         done += weights.get(name, 1.0) * fraction
     return round(100.0 * done / total, 1)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_manifest(run: PipelineRun, records: Mapping[str, ComponentRecord], status: str) -> dict[str, Any]:
@@ -272,7 +264,7 @@ class Orchestrator:
         for artifact in result.artifacts:
             key = artifact_key(run_id, artifact.name)
             size = artifact.path.stat().st_size
-            sha256 = _sha256_file(artifact.path)
+            sha256 = sha256_file(artifact.path)
             self.storage.put_file(key, artifact.path, artifact.content_type)
             stored.append(
                 ArtifactRecord(

@@ -54,6 +54,23 @@ class ProfileView:
     id: str | None = None
 
 
+def _artifact_row(run_id: str, owner_id: str, stored: Artifact | ArtifactRecord) -> Artifact:
+    """A row for an object stored by this run, or shared with the run it was cached from."""
+    return Artifact(
+        id=new_id("art"),
+        run_id=run_id,
+        owner_id=owner_id,
+        component=stored.component,
+        name=stored.name,
+        kind=stored.kind,
+        content_type=stored.content_type,
+        storage_key=stored.storage_key,
+        size_bytes=stored.size_bytes,
+        sha256=stored.sha256,
+        created_at=utcnow(),
+    )
+
+
 def _artifact_record(artifact: Artifact) -> ArtifactRecord:
     return ArtifactRecord(
         name=artifact.name,
@@ -232,19 +249,7 @@ class RunService:
         ]
         self.runs.add(run)
         artifacts = [
-            Artifact(
-                id=new_id("art"),
-                run_id=run.id,
-                owner_id=run.owner_id,
-                component=a.component,
-                name=a.name,
-                kind=a.kind,
-                content_type=a.content_type,
-                storage_key=a.storage_key,
-                size_bytes=a.size_bytes,
-                sha256=a.sha256,
-                created_at=now,
-            )
+            _artifact_row(run.id, run.owner_id, a)
             for a in await self.runs.artifacts(source.id)
             if a.name != MANIFEST_NAME
         ]
@@ -392,24 +397,7 @@ class RunService:
             run = await self.runs.get_for_job(run_id)
             owner_id = run.owner_id if run else ""
             await self.runs.replace_artifacts(
-                run_id,
-                record.name,
-                [
-                    Artifact(
-                        id=new_id("art"),
-                        run_id=run_id,
-                        owner_id=owner_id,
-                        component=a.component,
-                        name=a.name,
-                        kind=a.kind,
-                        content_type=a.content_type,
-                        storage_key=a.storage_key,
-                        size_bytes=a.size_bytes,
-                        sha256=a.sha256,
-                        created_at=utcnow(),
-                    )
-                    for a in record.artifacts
-                ],
+                run_id, record.name, [_artifact_row(run_id, owner_id, a) for a in record.artifacts]
             )
         if overall is not None:
             await self.runs.update_run(run_id, progress=overall)

@@ -10,7 +10,6 @@ Two ways in:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge, ValidationFailed
+from kadr.core.hashing import sha256_file
 from kadr.core.ids import new_id
 from kadr.core.signing import sign
 from kadr.core.streaming import ReceivedFile
@@ -44,14 +44,6 @@ def source_key(video_id: str, filename: str) -> str:
     if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
         suffix = ".bin"
     return f"videos/{video_id}/source{suffix}"
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _video_from(
@@ -262,7 +254,7 @@ class VideoService:
             local = scratch
         try:
             size = local.stat().st_size
-            sha256 = await asyncio.to_thread(_sha256_of, local)
+            sha256 = await asyncio.to_thread(sha256_file, local)
             try:
                 if size == 0:
                     raise InvalidMedia("the file is empty (0 bytes)")
