@@ -77,9 +77,12 @@ async def _run_until_signalled(settings: Settings, *, worker: bool, scheduler: b
 @app.command()
 def worker(
     queues: Annotated[str | None, typer.Option(help="Comma-separated queues: video,publish,notify")] = None,
-    threads: Annotated[int | None, typer.Option(help="Concurrent jobs in this process")] = None,
+    threads: Annotated[int | None, typer.Option(help="Concurrent jobs per process")] = None,
+    processes: Annotated[int, typer.Option(help="Worker processes to run and supervise")] = 1,
 ) -> None:
-    """Run a job worker (SIGTERM drains gracefully)."""
+    """Run a job worker (SIGTERM drains gracefully: current steps finish, nothing new is taken)."""
+    if processes > 1:
+        raise typer.Exit(_supervise(processes, queues, threads))
     overrides: dict[str, Any] = {"worker_threads": threads}
     if queues:
         overrides["worker_queues"] = [q.strip() for q in queues.split(",") if q.strip()]
@@ -88,6 +91,38 @@ def worker(
 
     configure_logging(settings.log_level, settings.log_json)
     asyncio.run(_run_until_signalled(settings, worker=True, scheduler=False))
+
+
+def _supervise(processes: int, queues: str | None, threads: int | None) -> int:
+    """Run `processes` single-process workers; restart any that crash; pass SIGTERM/SIGINT on."""
+    import subprocess
+    import time
+
+    args = [sys.executable, "-m", "kadr", "worker", "--processes", "1"]
+    if queues:
+        args += ["--queues", queues]
+    if threads:
+        args += ["--threads", str(threads)]
+    children = [subprocess.Popen(args) for _ in range(processes)]
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    console.print(f"supervising {processes} worker processes: {[c.pid for c in children]}")
+    while not stopping:
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                console.print(f"worker {child.pid} exited with {child.returncode}; starting another")
+                children[index] = subprocess.Popen(args)
+        time.sleep(0.5)
+    return max((child.wait() for child in children), default=0)
 
 
 @app.command()

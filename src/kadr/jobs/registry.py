@@ -66,7 +66,7 @@ class JobKind:
 
 
 _KINDS: dict[str, JobKind] = {}
-TASK_MODULES = ("kadr.runs.tasks", "kadr.videos.tasks")
+TASK_MODULES = ("kadr.jobs.tasks", "kadr.runs.tasks", "kadr.videos.tasks")
 
 
 def job_handler(

@@ -56,6 +56,9 @@ class Runtime:
             broker.reset_broker()
 
     def start_worker(self) -> None:
+        from kadr.jobs.brokercheck import warn_about_broker
+
+        warn_about_broker(self.settings.broker_url)
         self.executor = JobExecutor(self.settings)
         broker.set_executor(self.executor.deliver)
         queues = [q for q in self.settings.worker_queues if q in QUEUES]

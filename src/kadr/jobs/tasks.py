@@ -1,0 +1,15 @@
+"""Job kinds of the jobs domain itself: a no-op used to measure and prove the job system."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kadr.jobs.registry import JobContext, job_handler
+
+
+@job_handler("system.echo", queue="notify")
+async def echo(context: JobContext) -> dict[str, Any]:
+    """Return the payload's `value` after `sleep` seconds: queue latency and exactly-once checks."""
+    await asyncio.sleep(float(context.payload.get("sleep", 0)))
+    return {"value": context.payload.get("value"), "worker": context.worker_id, "attempt": context.attempt}
