@@ -36,6 +36,7 @@ def kadr_env(data_dir: Path, **settings: object) -> dict[str, str]:
 class KadrProcess:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
+        self.args = args
         self._log_handle = log.open("ab")
         self.popen = subprocess.Popen(
             kadr_command(*args),

@@ -1,4 +1,4 @@
-"""Accounts over HTTP: register, log in, refresh, log out, me, API keys."""
+"""Accounts over HTTP: register, log in, refresh, log out, me, API keys. Thin: no SQL here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import CurrentUser, LoginThrottle
 from kadr.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -17,7 +17,7 @@ from kadr.accounts.schemas import (
     TokenPair,
     UserOut,
 )
-from kadr.accounts.service import AccountService
+from kadr.accounts.service import AccountService, IssuedTokens
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
 from kadr.core.schemas import Paginated
@@ -25,31 +25,57 @@ from kadr.core.schemas import Paginated
 router = APIRouter(tags=["accounts"])
 
 
+def _no_store(response: Response) -> None:
+    """Responses that carry secrets must not be cached by browsers or proxies (RFC 6749 §5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+def _token_pair(tokens: IssuedTokens, response: Response) -> TokenPair:
+    _no_store(response)
+    return TokenPair(
+        access_token=tokens.access_token, expires_in=tokens.expires_in, refresh_token=tokens.refresh_token
+    )
+
+
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
+    """Create an account (403 when registration is closed, 409 when the email is taken)."""
     user = await AccountService(session, settings).register(body.email, body.password, body.display_name)
     return UserOut.model_validate(user)
 
 
 @router.post("/auth/login", response_model=TokenPair)
-async def login(body: LoginIn, request: Request, session: SessionDep, settings: SettingsDep) -> TokenPair:
+async def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: LoginThrottle,
+) -> TokenPair:
+    """Exchange email and password for an access token and a refresh token."""
     client = request.client.host if request.client else "unknown"
-    access, ttl, refresh = await AccountService(session, settings).login(
-        body.email, body.password, client, request.headers.get("user-agent")
+    tokens = await AccountService(session, settings).login(
+        body.email, body.password, client, request.headers.get("user-agent"), throttle
     )
-    return TokenPair(access_token=access, expires_in=ttl, refresh_token=refresh)
+    return _token_pair(tokens, response)
 
 
 @router.post("/auth/refresh", response_model=TokenPair)
-async def refresh(body: RefreshIn, request: Request, session: SessionDep, settings: SettingsDep) -> TokenPair:
-    access, ttl, fresh = await AccountService(session, settings).refresh(
+async def refresh(
+    body: RefreshIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+) -> TokenPair:
+    """Spend a refresh token for new tokens; replaying a spent one revokes its whole login."""
+    tokens = await AccountService(session, settings).refresh(
         body.refresh_token, request.headers.get("user-agent")
     )
-    return TokenPair(access_token=access, expires_in=ttl, refresh_token=fresh)
+    return _token_pair(tokens, response)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> Response:
+    """Revoke the login (the refresh token's family). Access tokens expire on their own."""
     await AccountService(session, settings).logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -61,17 +87,20 @@ async def me(user: CurrentUser) -> UserOut:
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 async def create_api_key(
-    body: ApiKeyIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: ApiKeyIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> ApiKeyCreated:
+    """Create an API key; the key itself is in this response only."""
     key, secret = await AccountService(session, settings).create_api_key(user.id, body.name)
-    return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": secret})
+    _no_store(response)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=secret)
 
 
 @router.get("/api-keys", response_model=Paginated[ApiKeyOut])
 async def list_api_keys(
     user: CurrentUser, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
 ) -> Paginated[ApiKeyOut]:
-    keys, total = await AccountService(session, settings).api_keys(user.id, page.limit, page.offset)
+    """The caller's unrevoked keys, newest first (never the keys themselves)."""
+    keys, total = await AccountService(session, settings).list_api_keys(user.id, page.limit, page.offset)
     return Paginated[ApiKeyOut](
         items=[ApiKeyOut.model_validate(k) for k in keys], total=total, limit=page.limit, offset=page.offset
     )
@@ -81,5 +110,6 @@ async def list_api_keys(
 async def revoke_api_key(
     key_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
+    """Revoke one of the caller's keys; any other id is 404."""
     await AccountService(session, settings).revoke_api_key(user.id, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Users, refresh tokens (stored hashed, in rotation families) and API keys."""
+"""Users, refresh tokens (stored hashed, in rotation families) and API keys (stored hashed)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from kadr.core.db import Base
 
 
 class User(Base):
+    """A person (or the local `kadr process` owner) who owns videos, runs and keys."""
+
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: Always stored lower-cased (service.normalise_email), so the unique constraint is case-blind.
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: argon2id; "!" for accounts that cannot log in with a password.
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -24,6 +28,8 @@ class User(Base):
 
 
 class RefreshToken(Base):
+    """One issued refresh token. The token itself is never stored, only its sha256."""
+
     __tablename__ = "refresh_tokens"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -33,12 +39,16 @@ class RefreshToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when the token is rotated; a second use is the sign of a stolen token.
     used_at: Mapped[datetime | None]
+    #: Set on logout or when the family is revoked.
     revoked_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiKey(Base):
+    """A long-lived credential for machines. Only its sha256 and a short display prefix are kept."""
+
     __tablename__ = "api_keys"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -47,5 +57,6 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Updated at most once a minute (service.API_KEY_TOUCH_INTERVAL), not on every request.
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

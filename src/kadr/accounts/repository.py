@@ -1,4 +1,8 @@
-"""Every query on users, refresh tokens and API keys."""
+"""Every query on users, refresh tokens and API keys.
+
+Lookups by a secret's hash (`*_by_hash`) are the only unscoped ones: they are how a credential
+finds its owner in the first place. Everything a user lists or changes is scoped to `user_id`.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +19,27 @@ class AccountRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def add(self, obj: User | RefreshToken | ApiKey) -> None:
+        self.session.add(obj)
+
+    # --- users -------------------------------------------------------------
+
     async def user(self, user_id: str) -> User | None:
         return await self.session.get(User, user_id)
 
     async def user_by_email(self, email: str) -> User | None:
-        result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
+        """`email` must already be normalised (lower-cased), as stored."""
+        result = await self.session.execute(select(User).where(User.email == email))
         return result.scalar_one_or_none()
 
-    def add(self, obj: User | RefreshToken | ApiKey) -> None:
-        self.session.add(obj)
+    # --- refresh tokens ----------------------------------------------------
 
     async def refresh_token_by_hash(self, token_hash: str) -> RefreshToken | None:
         result = await self.session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
         return result.scalar_one_or_none()
 
     async def mark_refresh_token_used(self, token_id: str, when: datetime) -> bool:
-        """Atomically take a token out of use: False if someone used it first."""
+        """Atomically take a token out of use: False if another request used or revoked it first."""
         result = await self.session.execute(
             update(RefreshToken)
             .where(
@@ -41,12 +50,18 @@ class AccountRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def revoke_family(self, family_id: str, when: datetime) -> None:
+    async def revoke_refresh_family(self, user_id: str, family_id: str, when: datetime) -> None:
         await self.session.execute(
             update(RefreshToken)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.family_id == family_id,
+                RefreshToken.revoked_at.is_(None),
+            )
             .values(revoked_at=when)
         )
+
+    # --- API keys ----------------------------------------------------------
 
     async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         result = await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
@@ -58,11 +73,13 @@ class AccountRepository:
         )
         return result.scalar_one_or_none()
 
-    async def api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
+    async def active_api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
+        """A page of the user's unrevoked keys, newest first, and how many there are in all."""
         query = select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await self.session.execute(
-            query.order_by(ApiKey.created_at.desc()).limit(limit).offset(offset)
+            # id breaks ties between keys created in the same instant (ids sort by time too).
+            query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(limit).offset(offset)
         )
         return rows.scalars().all(), int(total or 0)
 

@@ -99,6 +99,10 @@ class Database:
     """An engine and its session factory, bound to one event loop."""
 
     def __init__(self, settings: Settings) -> None:
+        from kadr.core.model_registry import load_all_models
+
+        # A process that never imports every domain (a worker) must still resolve every foreign key.
+        load_all_models()
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -14,8 +14,4 @@ MODEL_MODULES = (
 
 def load_all_models() -> None:
     for module in MODEL_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a domain still being written
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
