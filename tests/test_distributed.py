@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +199,52 @@ async def _burst(stack: Stack, count: int) -> list[tuple[str, int, str]]:
     finally:
         broker.reset_broker()
         await dispose_database()
+
+
+def _restart_broker(stack: Stack) -> None:
+    if stack.redis is not None:
+        stack.redis.stop()
+        time.sleep(1.0)
+        stack.redis.start()
+    else:
+        for action in ("stop_app", "start_app"):
+            subprocess.run(["rabbitmqctl", action], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_jobs_survive_a_broker_restart(broker: str, s3_server: S3Server, sample_video: Path) -> None:
+    _require(broker)
+    with (
+        distributed_stack(broker, s3_server, workers=2) as stack,
+        httpx.Client(base_url=stack.base_url, timeout=30) as client,
+    ):
+        headers = _login(client, f"restart-{broker}@example.com")
+        with sample_video.open("rb") as handle:
+            video = client.post("/v1/videos", headers=headers, files={"file": ("talk.mp4", handle)}).json()
+        runs = [
+            client.post(
+                "/v1/runs", headers=headers,
+                json={"video_id": video["id"], "profile": "transcript-only", "use_cache": False},
+            ).json()["id"]
+            for _ in range(4)
+        ]  # fmt: skip
+        time.sleep(1.0)  # some running, some still queued
+        try:
+            _restart_broker(stack)
+        finally:
+            if broker == "rabbitmq":  # never leave the shared server stopped
+                subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=120)
+        finished = [
+            _wait(
+                client,
+                headers,
+                f"/v1/runs/{run_id}",
+                ("succeeded", "failed", "cancelled"),
+                stack,
+                timeout=150,
+            )
+            for run_id in runs
+        ]
+    assert [run["status"] for run in finished] == ["succeeded"] * 4, stack.logs()
+    for run in finished:
+        assert all(c["attempts"] == 1 for c in run["components"]), run["components"]
