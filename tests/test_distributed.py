@@ -248,3 +248,41 @@ def test_jobs_survive_a_broker_restart(broker: str, s3_server: S3Server, sample_
     assert [run["status"] for run in finished] == ["succeeded"] * 4, stack.logs()
     for run in finished:
         assert all(c["attempts"] == 1 for c in run["components"]), run["components"]
+
+
+def test_a_database_outage_answers_503_and_everything_recovers(
+    s3_server: S3Server, sample_video: Path
+) -> None:
+    from tests.support.postgres import postgres_cluster
+
+    _require("redis")
+    with (
+        postgres_cluster() as database,
+        distributed_stack("redis", s3_server, workers=1, database_url=database.url) as stack,
+        httpx.Client(base_url=stack.base_url, timeout=30) as client,
+    ):
+        headers = _login(client, "outage@example.com")
+        with sample_video.open("rb") as handle:
+            video = client.post("/v1/videos", headers=headers, files={"file": ("talk.mp4", handle)}).json()
+        run = client.post(
+            "/v1/runs", headers=headers, json={"video_id": video["id"], "profile": "transcript-only"}
+        )
+        database.stop()
+        try:
+            during = client.get("/v1/videos", headers=headers)
+            assert during.status_code == 503, during.text
+            assert during.headers["content-type"].startswith("application/problem+json")
+            assert during.json()["type"].endswith("service-unavailable") and "Retry-After" in during.headers
+            health = client.get("/health")
+            assert health.status_code == 503 and health.json()["checks"]["database"]["status"] == "down"
+            time.sleep(3)  # workers and the scheduler meet the outage too
+        finally:
+            database.start()
+        deadline = time.monotonic() + 30
+        while client.get("/v1/videos", headers=headers).status_code != 200:
+            assert time.monotonic() < deadline, "the API did not recover"
+            time.sleep(0.5)
+        finished = _wait(
+            client, headers, f"/v1/runs/{run.json()['id']}", ("succeeded", "failed", "cancelled"), stack
+        )
+    assert finished["status"] == "succeeded", f"{finished}\n{stack.logs()}"

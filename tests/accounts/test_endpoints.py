@@ -197,7 +197,9 @@ async def test_expired_and_forged_access_tokens(client: httpx.AsyncClient, setti
 async def test_a_deactivated_user_is_locked_out(client: httpx.AsyncClient, settings: Settings) -> None:
     await register(client, "gone@example.com")
     tokens = (await login(client, "gone@example.com")).json()
-    key = (await client.post("/v1/api-keys", headers=bearer(tokens["access_token"]), json={"name": "k"})).json()
+    key = (
+        await client.post("/v1/api-keys", headers=bearer(tokens["access_token"]), json={"name": "k"})
+    ).json()
     await deactivate(settings, "gone@example.com")
     assert_problem(await client.get("/v1/me", headers=bearer(tokens["access_token"])), 401, "unauthorized")
     assert_problem(await client.get("/v1/me", headers={"X-API-Key": key["key"]}), 401, "unauthorized")

@@ -10,7 +10,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,11 +133,18 @@ class Stack:
 
 @contextmanager
 def distributed_stack(
-    broker: str, s3: S3Server, *, workers: int = 2, schedulers: int = 1, **settings: object
+    broker: str,
+    s3: S3Server,
+    *,
+    workers: int = 2,
+    schedulers: int = 1,
+    database_url: str | None = None,
+    **settings: object,
 ) -> Iterator[Stack]:
+    """Start the stack; `database_url` uses that (throwaway) database instead of a new one on :5432."""
     folder = Path(tempfile.mkdtemp(prefix=f"kadr-stack-{broker}-"))
     redis_server: RedisServer | None = None
-    with postgres_database() as database_url:
+    with nullcontext(database_url) if database_url else postgres_database() as database_url:
         if broker == "redis":
             redis_server = RedisServer(folder)
             redis_server.start()

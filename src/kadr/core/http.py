@@ -84,17 +84,27 @@ def install_error_handlers(app: FastAPI) -> None:
             dict(exc.headers) if exc.headers else None,
         )
 
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not _is_database_unavailable(exc):
+            return await _unhandled(request, exc)
+        ERRORS_TOTAL.labels(where="api", type="database_unavailable").inc()
+        log.warning("database unavailable", path=request.url.path, error=str(exc)[:200])
+        return problem_response(
+            ServiceUnavailable("The database is unreachable; try again shortly.").to_problem(
+                request.url.path
+            ),
+            {"Retry-After": "5"},
+        )
+
+    # Specific handlers answer and stop there; the catch-all `Exception` handler answers and then
+    # re-raises (Starlette's ServerErrorMiddleware), which makes the server drop the connection.
+    for error_type in (DBAPIError, PoolTimeoutError, ConnectionError, TimeoutError):
+        app.add_exception_handler(error_type, _database_error)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         if _is_database_unavailable(exc):
-            ERRORS_TOTAL.labels(where="api", type="database_unavailable").inc()
-            log.warning("database unavailable", path=request.url.path, error=str(exc)[:200])
-            return problem_response(
-                ServiceUnavailable("The database is unreachable; try again shortly.").to_problem(
-                    request.url.path
-                ),
-                {"Retry-After": "5"},
-            )
+            return await _database_error(request, exc)
         ERRORS_TOTAL.labels(where="api", type=type(exc).__name__).inc()
         log.exception("unhandled error", path=request.url.path)
         return problem_response(

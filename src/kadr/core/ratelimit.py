@@ -17,9 +17,15 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def _trim(self, key: str, now: float) -> deque[float]:
-        events = self._events[key]
+        """The key's events inside the window; a key with none left is forgotten, so looking up
+        endless new keys (random emails at the login) cannot grow memory."""
+        events = self._events.get(key)
+        if events is None:
+            return deque()
         while events and events[0] <= now - self.window:
             events.popleft()
+        if not events:
+            del self._events[key]
         return events
 
     def retry_after(self, key: str) -> float:
@@ -34,7 +40,13 @@ class RateLimiter:
     def hit(self, key: str) -> None:
         with self._lock:
             now = time.monotonic()
-            self._trim(key, now).append(now)
+            self._trim(key, now)
+            self._events[key].append(now)
+
+    def __len__(self) -> int:
+        """Keys with events in the window."""
+        with self._lock:
+            return len(self._events)
 
     def reset(self, key: str) -> None:
         with self._lock:
