@@ -165,8 +165,7 @@ def distributed_stack(
             job_heartbeat_seconds=0.5,
             job_redeliver_after_seconds=3,
             scheduler_interval_seconds=0.5,
-            log_level="INFO",
-            **settings,
+            **{"log_level": "INFO", **settings},
         )
         subprocess.run(kadr_command("migrate"), env=env, check=True, capture_output=True, timeout=120)
         stack = Stack(broker, f"http://127.0.0.1:{port}", env, folder, database_url, broker_url, storage_url)
