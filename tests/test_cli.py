@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pysubs2
 import pytest
+
 from tests.support.process import kadr_command, kadr_env
 
 pytestmark = pytest.mark.slow

@@ -17,10 +17,10 @@ import av
 import httpx
 import pysubs2
 import pytest
-from tests.conftest import DATA_DIR
-from tests.support.api import register, upload, wait_for_run
 
 from kadr.config import Settings
+from tests.conftest import DATA_DIR
+from tests.support.api import register, upload, wait_for_run
 
 pytestmark = pytest.mark.slow
 

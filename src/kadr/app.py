@@ -67,7 +67,10 @@ def create_app(
         return response
 
     from kadr.accounts.endpoints import router as accounts_router
+    from kadr.channels.endpoints import router as channels_router
     from kadr.health import router as health_router
+    from kadr.notifications.endpoints import router as notifications_router
+    from kadr.publications.endpoints import router as publications_router
     from kadr.runs.endpoints import router as runs_router
     from kadr.videos.endpoints import router as videos_router
 
@@ -75,4 +78,7 @@ def create_app(
     app.include_router(accounts_router, prefix="/v1")
     app.include_router(videos_router, prefix="/v1")
     app.include_router(runs_router, prefix="/v1")
+    app.include_router(channels_router, prefix="/v1")
+    app.include_router(publications_router, prefix="/v1")
+    app.include_router(notifications_router, prefix="/v1")
     return app

@@ -87,6 +87,51 @@ class Settings(BaseSettings):
     # --- scheduler ---------------------------------------------------------
     scheduler_interval_seconds: float = Field(5.0, description="How often the scheduler runs its duties")
 
+    # --- publishing: YouTube (Google OAuth 2.0) -----------------------------
+    google_client_id: str = Field(
+        "", description="OAuth client id of your Google Cloud project (web application)"
+    )
+    google_client_secret: SecretStr = Field(SecretStr(""), description="OAuth client secret")
+    google_redirect_uri: str = Field(
+        "", description="Authorized redirect URI; default <public_url>/v1/channels/youtube/callback"
+    )
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    youtube_api_url: str = Field("https://www.googleapis.com", description="Data API and upload host")
+    youtube_daily_quota_units: int = Field(
+        10_000, description="Units per day per Google project for calls other than videos.insert"
+    )
+    youtube_daily_uploads: int = Field(100, description="videos.insert calls per day per Google project")
+    youtube_upload_interval_seconds: float = Field(
+        60.0, description="At most one upload per channel this often"
+    )
+    youtube_chunk_bytes: int = Field(
+        8 * 1024 * 1024, description="Resumable upload chunk (a multiple of 256 KiB)"
+    )
+    publish_preflight_seconds: float = Field(
+        3600.0, description="How long before a slot the channel's token is checked (owner notified if broken)"
+    )
+    oauth_state_ttl_seconds: int = Field(900, description="How long a channel connect link stays valid")
+
+    # --- publishing: Telegram ----------------------------------------------
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_max_upload_bytes: int = Field(50 * 1024 * 1024, description="Bot API upload limit")
+    telegram_send_interval_seconds: float = Field(1.0, description="At most one post per chat this often")
+
+    # --- notifications -----------------------------------------------------
+    smtp_host: str = Field("", description="SMTP server for email notifications; empty disables email")
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = Field(True, description="Upgrade with STARTTLS (port 587)")
+    smtp_tls: bool = Field(False, description="Implicit TLS (port 465)")
+    smtp_sender: str = "kadr <kadr@localhost>"
+    allowed_private_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts/IPs/CIDRs that webhooks may reach although private or loopback (default none)",
+    )
+    notify_max_attempts: int = Field(8, description="Attempts per notification delivery before it is dead")
+
     # --- observability -----------------------------------------------------
     log_level: str = "INFO"
     log_json: bool = False
@@ -110,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_google_redirect_uri(self) -> str:
+        return self.google_redirect_uri or f"{self.resolved_public_url}/v1/channels/youtube/callback"
 
     @property
     def is_sqlite(self) -> bool:

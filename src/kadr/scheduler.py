@@ -1,4 +1,5 @@
-"""Periodic duties: re-deliver jobs whose worker died or whose message was lost,
+"""Periodic duties: re-deliver jobs whose worker died or whose message was lost, dispatch due
+publications and check their channels ahead of the slot,
 clean scratch space, sample queue metrics.
 
 Every duty is a set of conditional UPDATEs, so any number of schedulers may run
@@ -95,8 +96,20 @@ async def clean_scratch(settings: Settings, older_than_hours: float = 24.0) -> i
     return removed
 
 
-#: Duties other domains add (e.g. dispatching due publications), with their interval in seconds.
-EXTRA_DUTIES: list[tuple[str, Duty, float | None]] = []
+async def dispatch_due_publications(settings: Settings) -> int:
+    """Claim publications whose time has come and put them on the publish queue (once each)."""
+    from kadr.publications.service import PublicationService
+
+    async with get_database(settings).session() as session:
+        return await PublicationService(session, settings).dispatch_due()
+
+
+async def check_channels_before_slots(settings: Settings) -> int:
+    """Have each channel with a slot inside the preflight window check its credentials."""
+    from kadr.publications.service import PublicationService
+
+    async with get_database(settings).session() as session:
+        return await PublicationService(session, settings).preflight()
 
 
 class Scheduler:
@@ -111,9 +124,10 @@ class Scheduler:
         duties: list[tuple[str, Duty, float]] = [
             ("reap_expired_leases", reap_expired_leases, interval),
             ("redeliver_lost_jobs", redeliver_lost_jobs, interval),
+            ("dispatch_due_publications", dispatch_due_publications, interval),
+            ("check_channels_before_slots", check_channels_before_slots, interval),
             ("clean_scratch", clean_scratch, 3600.0),
         ]
-        duties.extend((name, duty, every or interval) for name, duty, every in EXTRA_DUTIES)
         return duties
 
     async def _guarded(self, name: str, duty: Duty) -> None:

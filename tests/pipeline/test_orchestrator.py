@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from kadr.storage.local import LocalStorage
 
 from kadr.config import Settings
 from kadr.core.errors import Cancelled
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 from kadr.pipeline.orchestrator import ComponentRecord, Orchestrator, PipelineRun, overall_progress
+from kadr.storage.local import LocalStorage
 
 pytestmark = pytest.mark.anyio
 CALLS: list[str] = []

@@ -98,5 +98,27 @@ class PermanentJobError(Exception):
     """Raised by job handlers for failures a retry cannot fix (bad input): never retried."""
 
 
+class RetryLater(Exception):
+    """Raised by job handlers to run again later without spending an attempt: waiting for a
+    provider's pacing slot, quota reset or `retry_after` is not a failure."""
+
+    def __init__(self, delay_seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_seconds = max(0.0, delay_seconds)
+        self.reason = reason
+
+
+class NotConfigured(KadrError):
+    """A feature the operator has not configured (e.g. no Google OAuth client)."""
+
+    status, slug, title = 501, "not-configured", "Not configured on this server"
+
+
+class ProviderError(KadrError):
+    """An outside service (Google, Telegram) refused or failed a request made for the client."""
+
+    status, slug, title = 502, "provider-error", "The provider refused the request"
+
+
 class Cancelled(Exception):
     """Raised inside work that was cancelled (by a user, a deadline or shutdown)."""

@@ -9,6 +9,9 @@ MODEL_MODULES = (
     "kadr.videos.models",
     "kadr.runs.models",
     "kadr.jobs.models",
+    "kadr.channels.models",
+    "kadr.publications.models",
+    "kadr.notifications.models",
 )
 
 

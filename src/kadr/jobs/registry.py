@@ -66,7 +66,14 @@ class JobKind:
 
 
 _KINDS: dict[str, JobKind] = {}
-TASK_MODULES = ("kadr.jobs.tasks", "kadr.runs.tasks", "kadr.videos.tasks")
+TASK_MODULES = (
+    "kadr.jobs.tasks",
+    "kadr.runs.tasks",
+    "kadr.videos.tasks",
+    "kadr.channels.tasks",
+    "kadr.publications.tasks",
+    "kadr.notifications.tasks",
+)
 
 
 def job_handler(

@@ -20,7 +20,7 @@ from typing import Any
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.db import get_database
-from kadr.core.errors import Cancelled, PermanentJobError
+from kadr.core.errors import Cancelled, PermanentJobError, RetryLater
 from kadr.core.logging import get_logger
 from kadr.core.metrics import ERRORS_TOTAL, JOBS_PROCESSED
 from kadr.jobs import broker
@@ -97,6 +97,8 @@ class JobExecutor:
             result = await kind.handler(context)
         except Cancelled as exc:
             await self._after_cancel(kind, context, exc)
+        except RetryLater as exc:
+            await self._wait(context, exc)
         except PermanentJobError as exc:
             JOBS_PROCESSED.labels(context.kind, "failed").inc()
             await self._give_up(kind, context, JobStatus.FAILED, str(exc) or type(exc).__name__, "permanent")
@@ -144,6 +146,26 @@ class JobExecutor:
                 return
         # A deadline, not a user: the same work would overrun again, so it is not retried.
         await self._give_up(kind, context, JobStatus.FAILED, str(exc), "deadline")
+
+    async def _wait(self, context: JobContext, exc: RetryLater) -> None:
+        """Put the job back until the handler's named time; the attempt is refunded."""
+        database = get_database(self.settings)
+        async with database.session() as session:
+            job = await JobRepository(session).get(context.job_id)
+            requeued = await JobRepository(session).requeue(
+                context.job_id,
+                self.worker_id,
+                utcnow() + timedelta(seconds=exc.delay_seconds),
+                error=exc.reason,
+                error_kind="waiting",
+                refund_attempt=True,
+            )
+            await session.commit()
+        if requeued and job is not None:
+            broker.send(job.queue, context.job_id, exc.delay_seconds)
+            log.info(
+                "job waits", job_id=context.job_id, in_seconds=round(exc.delay_seconds, 2), reason=exc.reason
+            )
 
     async def _retry_later(self, context: JobContext, exc: BaseException) -> None:
         delay = backoff_seconds(self.settings, context.attempt)

@@ -18,6 +18,8 @@ from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.ids import new_id
 from kadr.core.signing import sign
 from kadr.jobs import service as jobs
+from kadr.notifications.models import EventType
+from kadr.notifications.service import emit
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -415,7 +417,7 @@ class RunService:
 
     async def finish_processing(self, run_id: str) -> None:
         # Conditional: a run cancelled while its last component finished stays cancelled.
-        await self.runs.update_run(
+        finished = await self.runs.update_run(
             run_id,
             when_status=RunStatus.RUNNING,
             status=RunStatus.SUCCEEDED,
@@ -423,10 +425,16 @@ class RunService:
             finished_at=utcnow(),
             error=None,
         )
+        run = await self.runs.get_for_job(run_id)
+        if finished and run is not None:
+            await self._emit(run, EventType.RUN_SUCCEEDED, {})
         await self.session.commit()
 
-    async def fail_processing(self, run_id: str, error: str) -> None:
-        """The run's job gave up (the caller's transaction marks the job too)."""
+    async def fail_processing(self, run_id: str, error: str, *, dead: bool = False) -> None:
+        """The run's job gave up (the caller's transaction marks the job too).
+
+        `dead`: it failed on every attempt, as opposed to failing for good at once (bad input).
+        """
         run = await self.runs.get_for_job(run_id)
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return
@@ -436,6 +444,24 @@ class RunService:
             await self.runs.update_component(
                 run_id, component.name, status=ComponentStatus.FAILED, finished_at=now
             )
+        await self._emit(run, EventType.RUN_DEAD if dead else EventType.RUN_FAILED, {"error": error[:1000]})
+
+    async def _emit(self, run: Run, event_type: EventType, data: dict[str, Any]) -> None:
+        video = await VideoRepository(self.session).get(run.owner_id, run.video_id)
+        await emit(
+            self.session,
+            self.settings,
+            run.owner_id,
+            event_type,
+            run.id,
+            {
+                "run_id": run.id,
+                "video_id": run.video_id,
+                "filename": video.filename if video is not None else None,
+                "profile": run.profile_name,
+                **data,
+            },
+        )
 
     async def run_counts_by_status(self) -> list[tuple[str, int]]:
         return await self.runs.counts_by_status()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
 from kadr.core.db import get_database
+from kadr.jobs.models import JobStatus
 from kadr.jobs.registry import JobContext, job_handler
 from kadr.pipeline.components import COMPONENTS
 from kadr.pipeline.orchestrator import ComponentRecord, Orchestrator
@@ -39,7 +40,9 @@ class DatabaseRecorder:
 
 
 async def _mark_run_failed(session: AsyncSession, context: JobContext, status: str, error: str) -> None:
-    await RunService(session, context.settings).fail_processing(context.payload["run_id"], error)
+    await RunService(session, context.settings).fail_processing(
+        context.payload["run_id"], error, dead=status == JobStatus.DEAD
+    )
 
 
 @job_handler(RUN_JOB_KIND, queue="video", on_give_up=_mark_run_failed)

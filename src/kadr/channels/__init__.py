@@ -1,0 +1,1 @@
+"""Channels: the destinations a user connected (YouTube, Telegram chats, webhooks)."""

@@ -1,0 +1,1 @@
+"""Notifications: domain events (outbox) delivered by email, Telegram and signed webhooks."""

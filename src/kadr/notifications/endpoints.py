@@ -1,0 +1,47 @@
+"""Notification settings and the event log over HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from kadr.accounts.dependencies import CurrentUser
+from kadr.core.deps import SessionDep, SettingsDep
+from kadr.core.http import Page
+from kadr.core.schemas import Paginated
+from kadr.notifications.schemas import EventOut, NotificationSettingsIn, NotificationSettingsOut
+from kadr.notifications.service import NotificationService
+
+router = APIRouter(tags=["notifications"])
+
+
+@router.get("/notification-settings", response_model=NotificationSettingsOut)
+async def get_settings(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> NotificationSettingsOut:
+    return await NotificationService(session, settings).get_settings(user.id)
+
+
+@router.put("/notification-settings", response_model=NotificationSettingsOut)
+async def put_settings(
+    body: NotificationSettingsIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> NotificationSettingsOut:
+    return await NotificationService(session, settings).update_settings(user.id, body)
+
+
+@router.get("/events", response_model=Paginated[EventOut])
+async def list_events(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: Annotated[Page, Depends()],
+    event_type: Annotated[str | None, Query(alias="type")] = None,
+    since: datetime | None = None,
+) -> Paginated[EventOut]:
+    """What happened to your resources, newest first, with each notification's delivery status."""
+    items, total = await NotificationService(session, settings).events_page(
+        user.id, page.limit, page.offset, event_type, since
+    )
+    return Paginated[EventOut](items=items, total=total, limit=page.limit, offset=page.offset)

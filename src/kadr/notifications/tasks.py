@@ -1,0 +1,21 @@
+"""Job handlers of the notifications domain: deliver one notification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.core.db import get_database
+from kadr.jobs.registry import JobContext, job_handler
+from kadr.notifications.service import DELIVER_JOB_KIND, NotificationService
+
+
+async def _mark_failed(session: AsyncSession, context: JobContext, status: str, error: str) -> None:
+    await NotificationService(session, context.settings).give_up(context.payload["delivery_id"], error)
+
+
+@job_handler(DELIVER_JOB_KIND, queue="notify", on_give_up=_mark_failed)
+async def deliver(context: JobContext) -> dict[str, Any]:
+    async with get_database(context.settings).session() as session:
+        return await NotificationService(session, context.settings).deliver(context.payload["delivery_id"])

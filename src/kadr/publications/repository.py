@@ -1,0 +1,176 @@
+"""Every query of the publications domain, scoped to an owner unless named otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.channels.models import Channel, ChannelHealth
+from kadr.publications.models import Publication, PublicationStatus, QuotaUsage
+
+
+class PublicationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, publication: Publication) -> None:
+        self.session.add(publication)
+
+    async def get(self, owner_id: str, publication_id: str) -> Publication | None:
+        query = select(Publication).where(Publication.id == publication_id, Publication.owner_id == owner_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def get_unscoped(self, publication_id: str) -> Publication | None:
+        return await self.session.get(Publication, publication_id, populate_existing=True)
+
+    async def find_by_idempotency_key(self, owner_id: str, key: str) -> Publication | None:
+        query = select(Publication).where(
+            Publication.owner_id == owner_id, Publication.idempotency_key == key
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def list_page(
+        self,
+        owner_id: str,
+        limit: int,
+        offset: int,
+        *,
+        status: str | None = None,
+        channel_id: str | None = None,
+        publish_after: datetime | None = None,
+        publish_before: datetime | None = None,
+    ) -> tuple[Sequence[Publication], int]:
+        conditions: list[Any] = [Publication.owner_id == owner_id]
+        if status:
+            conditions.append(Publication.status == status)
+        if channel_id:
+            conditions.append(Publication.channel_id == channel_id)
+        if publish_after is not None:
+            conditions.append(Publication.publish_at >= publish_after)
+        if publish_before is not None:
+            conditions.append(Publication.publish_at < publish_before)
+        total = await self.session.execute(select(func.count()).select_from(Publication).where(*conditions))
+        rows = await self.session.execute(
+            select(Publication)
+            .where(*conditions)
+            .order_by(Publication.publish_at, Publication.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return rows.scalars().all(), int(total.scalar_one())
+
+    async def update(
+        self, publication_id: str, *, when_status: Sequence[str] | None = None, **values: Any
+    ) -> bool:
+        """Conditional update: with `when_status`, only from those statuses (one winner)."""
+        query = update(Publication).where(Publication.id == publication_id)
+        if when_status is not None:
+            query = query.where(Publication.status.in_(list(when_status)))
+        outcome = await self.session.execute(query.values(**values).returning(Publication.id))
+        return outcome.scalar_one_or_none() is not None
+
+    async def due_ids(self, now: datetime, limit: int) -> list[str]:
+        query = (
+            select(Publication.id)
+            .where(Publication.status == PublicationStatus.SCHEDULED, Publication.publish_at <= now)
+            .order_by(Publication.publish_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def needing_preflight(
+        self, now: datetime, until: datetime, limit: int
+    ) -> Sequence[tuple[str, str]]:
+        """(publication id, channel id) of scheduled slots inside the window not yet checked for."""
+        query = (
+            select(Publication.id, Publication.channel_id)
+            .join(Channel, Channel.id == Publication.channel_id)
+            .where(
+                Publication.status == PublicationStatus.SCHEDULED,
+                Publication.preflight_at.is_(None),
+                Publication.publish_at <= until,
+                Channel.status == ChannelHealth.OK,
+            )
+            .order_by(Publication.publish_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
+
+    async def claim_preflight(self, publication_id: str, now: datetime) -> bool:
+        outcome = await self.session.execute(
+            update(Publication)
+            .where(Publication.id == publication_id, Publication.preflight_at.is_(None))
+            .values(preflight_at=now)
+            .returning(Publication.id)
+        )
+        return outcome.scalar_one_or_none() is not None
+
+    async def next_slot_of_channel(self, channel_id: str) -> datetime | None:
+        query = select(func.min(Publication.publish_at)).where(
+            Publication.channel_id == channel_id, Publication.status == PublicationStatus.SCHEDULED
+        )
+        value: datetime | None = (await self.session.execute(query)).scalar_one_or_none()
+        return value
+
+    # --- quota ledger --------------------------------------------------------------
+    async def reserve_quota(
+        self, project: str, day: str, costs: dict[str, int], limits: dict[str, int]
+    ) -> bool:
+        """Spend `costs` (units per bucket) of the day's budget, all or nothing (the caller commits
+        on True; on False nothing was spent)."""
+        for bucket in costs:
+            await self._ensure_quota_row(project, bucket, day)
+        async with self.session.begin_nested() as savepoint:
+            for bucket, cost in costs.items():
+                outcome = await self.session.execute(
+                    update(QuotaUsage)
+                    .where(
+                        QuotaUsage.project == project,
+                        QuotaUsage.bucket == bucket,
+                        QuotaUsage.day == day,
+                        QuotaUsage.units + cost <= limits[bucket],
+                    )
+                    .values(units=QuotaUsage.units + cost)
+                    .returning(QuotaUsage.units)
+                )
+                if outcome.scalar_one_or_none() is None:
+                    await savepoint.rollback()
+                    return False
+        return True
+
+    async def exhaust_quota(self, project: str, day: str, bucket: str, limit: int) -> None:
+        """The provider said the budget is gone: believe it for the rest of its day."""
+        await self._ensure_quota_row(project, bucket, day)
+        await self.session.execute(
+            update(QuotaUsage)
+            .where(QuotaUsage.project == project, QuotaUsage.bucket == bucket, QuotaUsage.day == day)
+            .values(
+                units=func.max(QuotaUsage.units, limit)
+                if self._dialect == "sqlite"
+                else func.greatest(QuotaUsage.units, limit)
+            )
+        )
+
+    async def quota_used(self, project: str, day: str) -> dict[str, int]:
+        query = select(QuotaUsage.bucket, QuotaUsage.units).where(
+            QuotaUsage.project == project, QuotaUsage.day == day
+        )
+        return {row[0]: int(row[1]) for row in (await self.session.execute(query)).all()}
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def _ensure_quota_row(self, project: str, bucket: str, day: str) -> None:
+        insert = sqlite_insert if self._dialect == "sqlite" else pg_insert
+        await self.session.execute(
+            insert(QuotaUsage)
+            .values(project=project, bucket=bucket, day=day, units=0)
+            .on_conflict_do_nothing()
+        )

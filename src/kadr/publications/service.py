@@ -1,0 +1,437 @@
+"""Schedule, change and cancel publications; claim due ones; record what the publisher did.
+
+The only place that commits publication changes. Every state change is a conditional
+UPDATE, so two schedulers (or a scheduler and a user cancelling) never both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kadr.channels.models import Channel, ChannelHealth, ChannelKind
+from kadr.channels.repository import ChannelRepository
+from kadr.channels.service import ChannelService, ChannelUnusable
+from kadr.channels.tasks import CHECK_JOB_KIND
+from kadr.config import Settings
+from kadr.core.clock import utcnow
+from kadr.core.errors import Conflict, NotFound, RetryLater, ValidationFailed
+from kadr.core.ids import new_id
+from kadr.core.logging import get_logger
+from kadr.jobs import service as jobs
+from kadr.notifications.models import EventType
+from kadr.notifications.service import emit
+from kadr.publications import quota
+from kadr.publications.models import (
+    FINISHED_PUBLICATION_STATUSES,
+    Publication,
+    PublicationStatus,
+)
+from kadr.publications.repository import PublicationRepository
+from kadr.publications.schemas import PublicationCreate, PublicationUpdate
+from kadr.runs.repository import RunRepository
+from kadr.videos.repository import VideoRepository
+
+log = get_logger(__name__)
+
+PUBLISH_JOB_KIND = "publication.publish"
+_STARTABLE = (PublicationStatus.QUEUED, PublicationStatus.PUBLISHING)
+
+
+class PublicationService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.publications = PublicationRepository(session)
+
+    # --- the API ------------------------------------------------------------------
+    async def create(
+        self, owner_id: str, body: PublicationCreate, idempotency_key: str | None = None
+    ) -> Publication:
+        if idempotency_key:
+            existing = await self.publications.find_by_idempotency_key(owner_id, idempotency_key)
+            if existing is not None:
+                return existing
+        channel = await ChannelService(self.session, self.settings).get(owner_id, body.channel_id)
+        if channel.status == ChannelHealth.NEEDS_REAUTH:
+            raise ChannelUnusable(
+                f"channel {channel.name} needs to be reconnected first: {channel.status_reason}"
+            )
+        size = await self._source_size(owner_id, body)
+        self._check_fits(channel, body, size)
+        now = utcnow()
+        publish_at = body.publish_at or now
+        publication = Publication(
+            id=new_id("pub"),
+            owner_id=owner_id,
+            channel_id=channel.id,
+            video_id=body.video_id,
+            artifact_id=body.artifact_id,
+            thumbnail_artifact_id=body.thumbnail_artifact_id,
+            title=body.title,
+            description=body.description,
+            tags=body.tags,
+            privacy=body.privacy,
+            made_for_kids=body.made_for_kids,
+            notify_subscribers=body.notify_subscribers,
+            publish_at=publish_at,
+            status=PublicationStatus.SCHEDULED,
+            size_bytes=size,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
+        )
+        self.publications.add(publication)
+        if publish_at <= now:
+            # Due now: queue it in this transaction instead of waiting for the scheduler's sweep.
+            await self.session.flush()
+            await self._queue(publication.id, owner_id, now)
+        await self.session.commit()
+        return await self._reload(publication.id)
+
+    async def get(self, owner_id: str, publication_id: str) -> Publication:
+        publication = await self.publications.get(owner_id, publication_id)
+        if publication is None:
+            raise NotFound(f"no publication {publication_id}")
+        return publication
+
+    async def list_page(
+        self, owner_id: str, limit: int, offset: int, **filters: Any
+    ) -> tuple[list[Publication], int]:
+        items, total = await self.publications.list_page(owner_id, limit, offset, **filters)
+        return list(items), total
+
+    async def update(self, owner_id: str, publication_id: str, body: PublicationUpdate) -> Publication:
+        """Reschedule or edit; only while it is still `scheduled`."""
+        publication = await self.get(owner_id, publication_id)
+        changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        if not changes:
+            return publication
+        changes["updated_at"] = utcnow()
+        if "publish_at" in changes:
+            changes["preflight_at"] = None  # a new slot gets its own credentials check
+        if not await self.publications.update(
+            publication_id, when_status=[PublicationStatus.SCHEDULED], **changes
+        ):
+            raise Conflict(
+                f"publication {publication_id} is {publication.status}; only scheduled ones can be changed"
+            )
+        await self.session.commit()
+        return await self._reload(publication_id)
+
+    async def cancel(self, owner_id: str, publication_id: str) -> Publication:
+        publication = await self.get(owner_id, publication_id)
+        cancelled = await self.publications.update(
+            publication_id,
+            when_status=[PublicationStatus.SCHEDULED, PublicationStatus.QUEUED],
+            status=PublicationStatus.CANCELLED,
+            status_detail=None,
+            updated_at=utcnow(),
+        )
+        if not cancelled:
+            raise Conflict(
+                f"publication {publication_id} is {publication.status}; "
+                "it can be cancelled only before its upload starts"
+            )
+        if publication.job_id:
+            await jobs.cancel(self.session, publication.job_id)
+        await self.session.commit()
+        return await self._reload(publication_id)
+
+    async def retry(self, owner_id: str, publication_id: str) -> Publication:
+        """Queue a failed publication again; a stored upload session or video id is reused."""
+        publication = await self.get(owner_id, publication_id)
+        channel = await ChannelService(self.session, self.settings).get(owner_id, publication.channel_id)
+        if channel.status == ChannelHealth.NEEDS_REAUTH:
+            raise ChannelUnusable(f"reconnect channel {channel.name} first: {channel.status_reason}")
+        now = utcnow()
+        if not await self.publications.update(
+            publication_id,
+            when_status=[PublicationStatus.FAILED],
+            status=PublicationStatus.SCHEDULED,
+            error=None,
+            publish_at=now,
+            updated_at=now,
+        ):
+            raise Conflict(
+                f"publication {publication_id} is {publication.status}; only failed ones can be retried"
+            )
+        await self._queue(publication_id, owner_id, now)
+        await self.session.commit()
+        return await self._reload(publication_id)
+
+    # --- the scheduler --------------------------------------------------------------
+    async def dispatch_due(self, limit: int = 200) -> int:
+        """Move due `scheduled` publications to `queued` and enqueue them, each exactly once."""
+        now = utcnow()
+        claimed = 0
+        for publication_id in await self.publications.due_ids(now, limit):
+            publication = await self.publications.get_unscoped(publication_id)
+            if publication is not None and await self._queue(publication_id, publication.owner_id, now):
+                claimed += 1
+        await self.session.commit()
+        if claimed:
+            log.info("publications dispatched", count=claimed)
+        return claimed
+
+    async def preflight(self, limit: int = 200) -> int:
+        """Ask for each channel with a slot coming up to have its credentials checked, once per slot."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.settings.publish_preflight_seconds)
+        channels: set[str] = set()
+        for publication_id, channel_id in await self.publications.needing_preflight(now, until, limit):
+            if await self.publications.claim_preflight(publication_id, now):
+                channels.add(channel_id)
+        for channel_id in sorted(channels):
+            await jobs.enqueue(self.session, self.settings, CHECK_JOB_KIND, {"channel_id": channel_id})
+        await self.session.commit()
+        return len(channels)
+
+    async def _queue(self, publication_id: str, owner_id: str, now: datetime) -> bool:
+        if not await self.publications.update(
+            publication_id,
+            when_status=[PublicationStatus.SCHEDULED],
+            status=PublicationStatus.QUEUED,
+            status_detail=None,
+            updated_at=now,
+        ):
+            return False
+        job = await jobs.enqueue(
+            self.session,
+            self.settings,
+            PUBLISH_JOB_KIND,
+            {"publication_id": publication_id},
+            owner_id=owner_id,
+        )
+        await self.publications.update(publication_id, job_id=job.id)
+        return True
+
+    # --- the publisher --------------------------------------------------------------
+    async def begin(self, publication_id: str) -> tuple[Publication, Channel] | None:
+        """Mark the publication as publishing; None when it was cancelled or is finished."""
+        now = utcnow()
+        started = await self.publications.update(
+            publication_id, when_status=_STARTABLE, status=PublicationStatus.PUBLISHING, updated_at=now
+        )
+        publication = await self.publications.get_unscoped(publication_id)
+        if not started or publication is None:
+            await self.session.commit()
+            return None
+        if publication.started_at is None:
+            await self.publications.update(publication_id, started_at=now)
+        channel = await ChannelRepository(self.session).get_unscoped(publication.channel_id)
+        await self.session.commit()
+        if channel is None:
+            return None
+        return await self._reload(publication_id), channel
+
+    async def record(self, publication_id: str, **values: Any) -> None:
+        """Store what the publisher learned (session URI, video id, progress) at once."""
+        await self.publications.update(publication_id, updated_at=utcnow(), **values)
+        await self.session.commit()
+
+    async def wait(self, publication_id: str, delay_seconds: float, reason: str) -> RetryLater:
+        """Park the publication (back to `queued`, saying why) and return the RetryLater to raise."""
+        await self.publications.update(
+            publication_id,
+            when_status=[PublicationStatus.PUBLISHING],
+            status=PublicationStatus.QUEUED,
+            status_detail=reason,
+            updated_at=utcnow(),
+        )
+        await self.session.commit()
+        return RetryLater(delay_seconds, reason)
+
+    async def take_slot(self, publication_id: str, channel: Channel) -> None:
+        """Pacing: one upload per channel per interval. Raises RetryLater until the slot is ours."""
+        interval = (
+            self.settings.youtube_upload_interval_seconds
+            if channel.kind == ChannelKind.YOUTUBE
+            else self.settings.telegram_send_interval_seconds
+        )
+        now = utcnow()
+        channels = ChannelRepository(self.session)
+        if await channels.claim_slot(channel.id, now, now + timedelta(seconds=interval)):
+            await self.session.commit()
+            return
+        current = await channels.get_unscoped(channel.id)
+        next_slot = current.next_slot_at if current is not None and current.next_slot_at else now
+        delay = max(0.05, (next_slot - now).total_seconds())
+        raise await self.wait(
+            publication_id,
+            delay,
+            f"waiting for the channel's next upload slot at {next_slot.isoformat(timespec='seconds')} "
+            f"(one upload per {interval:g} s)",
+        )
+
+    async def reserve_quota(self, publication_id: str, methods: list[str]) -> None:
+        """Spend the YouTube quota these calls need, or wait for the Pacific-midnight reset."""
+        now = utcnow()
+        project = self.settings.google_client_id
+        day = quota.provider_day(now)
+        limits = quota.daily_limits(self.settings)
+        if await self.publications.reserve_quota(project, day, quota.costs_of(methods), limits):
+            await self.session.commit()
+            return
+        await self.session.rollback()
+        raise await self._wait_for_quota_reset(publication_id, now, "the daily YouTube quota is used up")
+
+    async def quota_exhausted(self, publication_id: str, bucket: str, message: str) -> RetryLater:
+        """YouTube answered quotaExceeded: record the day as spent and wait for the reset."""
+        now = utcnow()
+        limits = quota.daily_limits(self.settings)
+        await self.publications.exhaust_quota(
+            self.settings.google_client_id, quota.provider_day(now), bucket, limits[bucket]
+        )
+        return await self._wait_for_quota_reset(
+            publication_id, now, f"YouTube answered quotaExceeded ({message})"
+        )
+
+    async def _wait_for_quota_reset(self, publication_id: str, now: datetime, why: str) -> RetryLater:
+        reset = quota.next_reset(now)
+        reason = (
+            f"{why} for Google project {self.settings.google_client_id}; "
+            f"waits for the reset at {reset.isoformat(timespec='minutes')} (midnight Pacific)"
+        )
+        log.warning("publication waits for quota", publication_id=publication_id, reset=reset.isoformat())
+        # A little past midnight: Google's clock and ours are not the same clock.
+        return await self.wait(publication_id, (reset - now).total_seconds() + 30, reason)
+
+    async def published(self, publication_id: str, external_id: str, external_url: str | None) -> None:
+        now = utcnow()
+        publication = await self.publications.get_unscoped(publication_id)
+        if publication is None:
+            return
+        done = await self.publications.update(
+            publication_id,
+            when_status=[PublicationStatus.PUBLISHING],
+            status=PublicationStatus.PUBLISHED,
+            status_detail=None,
+            error=None,
+            external_id=external_id,
+            external_url=external_url,
+            uploaded_bytes=publication.size_bytes,
+            published_at=now,
+            updated_at=now,
+        )
+        if done:
+            channel = await ChannelRepository(self.session).get_unscoped(publication.channel_id)
+            await emit(
+                self.session,
+                self.settings,
+                publication.owner_id,
+                EventType.PUBLICATION_PUBLISHED,
+                publication.id,
+                {
+                    "publication_id": publication.id,
+                    "channel_id": publication.channel_id,
+                    "channel_name": channel.name if channel else None,
+                    "title": publication.title,
+                    "external_id": external_id,
+                    "url": external_url,
+                },
+            )
+        await self.session.commit()
+
+    async def fail(self, publication_id: str, error: str) -> None:
+        """The publish job gave up (the caller's transaction marks the job too and commits)."""
+        publication = await self.publications.get_unscoped(publication_id)
+        if publication is None or publication.status in FINISHED_PUBLICATION_STATUSES:
+            return
+        now = utcnow()
+        await self.publications.update(
+            publication_id,
+            status=PublicationStatus.FAILED,
+            error=error[:4000],
+            status_detail=None,
+            updated_at=now,
+        )
+        channel = await ChannelRepository(self.session).get_unscoped(publication.channel_id)
+        await emit(
+            self.session,
+            self.settings,
+            publication.owner_id,
+            EventType.PUBLICATION_FAILED,
+            publication.id,
+            {
+                "publication_id": publication.id,
+                "channel_id": publication.channel_id,
+                "channel_name": channel.name if channel else None,
+                "title": publication.title,
+                "error": error[:1000],
+            },
+        )
+
+    async def source_of(self, publication: Publication) -> tuple[str, str, int, str]:
+        """(storage key, content type, size, filename) of what gets published."""
+        if publication.artifact_id:
+            artifact = await RunRepository(self.session).artifact_unscoped(publication.artifact_id)
+            if artifact is None:
+                raise NotFound("the clip to publish was deleted")
+            return (
+                artifact.storage_key,
+                artifact.content_type,
+                artifact.size_bytes,
+                artifact.name.rsplit("/", 1)[-1],
+            )
+        video = await VideoRepository(self.session).get(publication.owner_id, publication.video_id or "")
+        if video is None:
+            raise NotFound("the video to publish was deleted")
+        return video.storage_key, video.content_type, video.size_bytes, video.filename
+
+    async def thumbnail_of(self, publication: Publication) -> tuple[str, str] | None:
+        if not publication.thumbnail_artifact_id:
+            return None
+        artifact = await RunRepository(self.session).artifact_unscoped(publication.thumbnail_artifact_id)
+        return (artifact.storage_key, artifact.content_type) if artifact is not None else None
+
+    # --- helpers --------------------------------------------------------------------
+    async def _source_size(self, owner_id: str, body: PublicationCreate) -> int:
+        runs = RunRepository(self.session)
+        if body.thumbnail_artifact_id:
+            thumbnail = await runs.artifact(owner_id, body.thumbnail_artifact_id)
+            if thumbnail is None:
+                raise NotFound(f"no artifact {body.thumbnail_artifact_id}")
+            if not thumbnail.content_type.startswith("image/"):
+                raise ValidationFailed(
+                    "thumbnail_artifact_id must name an image", field="thumbnail_artifact_id"
+                )
+        if body.artifact_id:
+            artifact = await runs.artifact(owner_id, body.artifact_id)
+            if artifact is None:
+                raise NotFound(f"no artifact {body.artifact_id}")
+            if not artifact.content_type.startswith("video/"):
+                raise ValidationFailed(
+                    f"artifact {artifact.name} is {artifact.content_type}, not a video", field="artifact_id"
+                )
+            return artifact.size_bytes
+        video = await VideoRepository(self.session).get(owner_id, body.video_id or "")
+        if video is None:
+            raise NotFound(f"no video {body.video_id}")
+        if not video.has_video:
+            raise ValidationFailed(
+                "this upload has no video stream; only videos can be published", field="video_id"
+            )
+        return video.size_bytes
+
+    def _check_fits(self, channel: Channel, body: PublicationCreate, size: int) -> None:
+        if channel.kind == ChannelKind.TELEGRAM and size > self.settings.telegram_max_upload_bytes:
+            raise ValidationFailed(
+                f"the file is {size / 1024**2:.1f} MiB; Telegram bots can send at most "
+                f"{self.settings.telegram_max_upload_bytes / 1024**2:.0f} MiB: publish a shorter clip",
+                field="video_id" if body.video_id else "artifact_id",
+            )
+        if channel.kind == ChannelKind.YOUTUBE:
+            for field, text in (("title", body.title), ("description", body.description)):
+                if "<" in text or ">" in text:
+                    raise ValidationFailed(f"YouTube does not accept < or > in the {field}", field=field)
+            if len(",".join(body.tags)) > 500:
+                raise ValidationFailed("YouTube allows at most 500 characters of tags", field="tags")
+
+    async def _reload(self, publication_id: str) -> Publication:
+        publication = await self.publications.get_unscoped(publication_id)
+        if publication is None:
+            raise NotFound(f"no publication {publication_id}")
+        return publication
