@@ -50,6 +50,7 @@ async def enqueue(
     run_after: datetime | None = None,
     idempotency_key: str | None = None,
     job_id: str | None = None,
+    max_attempts: int | None = None,
 ) -> Job:
     """Add a job to the caller's transaction; it is announced to the broker after commit."""
     job_kind = get_kind(kind)
@@ -67,7 +68,7 @@ async def enqueue(
         payload=payload,
         status=JobStatus.QUEUED,
         attempts=0,
-        max_attempts=job_kind.max_attempts or settings.job_max_attempts,
+        max_attempts=max_attempts or job_kind.max_attempts or settings.job_max_attempts,
         run_after=due,
         dispatched_at=now,
         idempotency_key=idempotency_key,
