@@ -164,21 +164,14 @@ class ChannelService:
             )
             await self.session.commit()
             return await self._reload(existing.id), False
-        channel = Channel(
-            id=new_id("chn"),
-            owner_id=pending.owner_id,
-            kind=ChannelKind.YOUTUBE,
-            name=str(info.get("title") or info["id"]),
-            external_id=info["id"],
-            config=config_public,
-            secrets=self.box.encrypt(secrets),
-            status=ChannelHealth.OK,
-            checked_at=now,
-            created_at=now,
-            updated_at=now,
+        channel = await self._add(
+            pending.owner_id,
+            ChannelKind.YOUTUBE,
+            str(info.get("title") or info["id"]),
+            info["id"],
+            config_public,
+            secrets,
         )
-        self.channels.add(channel)
-        await self.session.commit()
         return channel, True
 
     async def youtube_access_token(self, channel: Channel, *, force_refresh: bool = False) -> str:
@@ -244,28 +237,19 @@ class ChannelService:
     async def create_telegram(self, owner_id: str, body: TelegramChannelIn) -> Channel:
         token = body.bot_token.get_secret_value()
         chat = await self._telegram_chat(token, body.chat_id)
-        now = utcnow()
-        channel = Channel(
-            id=new_id("chn"),
-            owner_id=owner_id,
-            kind=ChannelKind.TELEGRAM,
-            name=body.name or str(chat.get("title") or chat.get("username") or body.chat_id),
-            external_id=str(chat["id"]),
-            config={
+        return await self._add(
+            owner_id,
+            ChannelKind.TELEGRAM,
+            body.name or str(chat.get("title") or chat.get("username") or body.chat_id),
+            str(chat["id"]),
+            {
                 "chat_id": str(chat["id"]),
                 "chat_type": chat.get("type"),
                 "title": chat.get("title"),
                 "username": chat.get("username"),
             },
-            secrets=self.box.encrypt({"bot_token": token}),
-            status=ChannelHealth.OK,
-            checked_at=now,
-            created_at=now,
-            updated_at=now,
+            {"bot_token": token},
         )
-        self.channels.add(channel)
-        await self.session.commit()
-        return channel
 
     async def _telegram_chat(self, token: str, chat_id: str) -> dict[str, Any]:
         async with telegram.TelegramClient(token, api_url=self.settings.telegram_api_url) as bot:
@@ -291,22 +275,14 @@ class ChannelService:
             raise ValidationFailed(
                 "signing_secret must be whsec_ followed by base64", field="signing_secret"
             ) from exc
-        now = utcnow()
-        channel = Channel(
-            id=new_id("chn"),
-            owner_id=owner_id,
-            kind=ChannelKind.WEBHOOK,
-            name=body.name,
-            external_id=None,
-            config={"url": body.url},
-            secrets=self.box.encrypt({"signing_secret": signing_secret}),
-            status=ChannelHealth.OK,
-            checked_at=now,
-            created_at=now,
-            updated_at=now,
+        channel = await self._add(
+            owner_id,
+            ChannelKind.WEBHOOK,
+            body.name,
+            None,
+            {"url": body.url},
+            {"signing_secret": signing_secret},
         )
-        self.channels.add(channel)
-        await self.session.commit()
         return channel, signing_secret
 
     # --- health ------------------------------------------------------------------
@@ -345,6 +321,34 @@ class ChannelService:
         )
         await self.session.commit()
         return ChannelHealth.OK
+
+    async def _add(
+        self,
+        owner_id: str,
+        kind: ChannelKind,
+        name: str,
+        external_id: str | None,
+        config: dict[str, Any],
+        secrets: dict[str, Any],
+    ) -> Channel:
+        """Store a new, just-verified channel (its secrets encrypted) and commit."""
+        now = utcnow()
+        channel = Channel(
+            id=new_id("chn"),
+            owner_id=owner_id,
+            kind=kind,
+            name=name,
+            external_id=external_id,
+            config=config,
+            secrets=self.box.encrypt(secrets),
+            status=ChannelHealth.OK,
+            checked_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        self.channels.add(channel)
+        await self.session.commit()
+        return channel
 
     async def _reload(self, channel_id: str) -> Channel:
         channel = await self.channels.get_unscoped(channel_id)

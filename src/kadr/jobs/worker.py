@@ -149,26 +149,19 @@ class JobExecutor:
 
     async def _wait(self, context: JobContext, exc: RetryLater) -> None:
         """Put the job back until the handler's named time; the attempt is refunded."""
-        database = get_database(self.settings)
-        async with database.session() as session:
-            job = await JobRepository(session).get(context.job_id)
-            requeued = await JobRepository(session).requeue(
-                context.job_id,
-                self.worker_id,
-                utcnow() + timedelta(seconds=exc.delay_seconds),
-                error=exc.reason,
-                error_kind="waiting",
-                refund_attempt=True,
-            )
-            await session.commit()
-        if requeued and job is not None:
-            broker.send(job.queue, context.job_id, exc.delay_seconds)
+        if await self._requeue(context, exc.delay_seconds, exc.reason, "waiting", refund_attempt=True):
             log.info(
                 "job waits", job_id=context.job_id, in_seconds=round(exc.delay_seconds, 2), reason=exc.reason
             )
 
     async def _retry_later(self, context: JobContext, exc: BaseException) -> None:
         delay = backoff_seconds(self.settings, context.attempt)
+        if await self._requeue(context, delay, _short_error(exc), "transient"):
+            log.info("job will retry", job_id=context.job_id, in_seconds=round(delay, 2))
+
+    async def _requeue(
+        self, context: JobContext, delay: float, error: str, error_kind: str, *, refund_attempt: bool = False
+    ) -> bool:
         database = get_database(self.settings)
         async with database.session() as session:
             job = await JobRepository(session).get(context.job_id)
@@ -176,13 +169,15 @@ class JobExecutor:
                 context.job_id,
                 self.worker_id,
                 utcnow() + timedelta(seconds=delay),
-                error=_short_error(exc),
-                error_kind="transient",
+                error=error,
+                error_kind=error_kind,
+                refund_attempt=refund_attempt,
             )
             await session.commit()
         if requeued and job is not None:
             broker.send(job.queue, context.job_id, delay)
-            log.info("job will retry", job_id=context.job_id, in_seconds=round(delay, 2))
+            return True
+        return False
 
     async def _give_up(
         self, kind: JobKind, context: JobContext, status: JobStatus, error: str, error_kind: str
