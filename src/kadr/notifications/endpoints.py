@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from kadr.accounts.dependencies import CurrentUser
 from kadr.core.deps import SessionDep, SettingsDep
@@ -38,7 +38,9 @@ async def list_events(
     settings: SettingsDep,
     page: Annotated[Page, Depends()],
     event_type: Annotated[str | None, Query(alias="type")] = None,
-    since: datetime | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Events at or after this (with a timezone)")
+    ] = None,
 ) -> Paginated[EventOut]:
     """What happened to your resources, newest first, with each notification's delivery status."""
     items, total = await NotificationService(session, settings).events_page(

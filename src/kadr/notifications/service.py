@@ -131,6 +131,7 @@ async def emit(
             DELIVER_JOB_KIND,
             {"delivery_id": delivery.id},
             owner_id=owner_id,
+            max_attempts=settings.notify_max_attempts,
         )
         delivery.job_id = job.id
         repository.add(delivery)

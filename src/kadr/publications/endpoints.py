@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import AwareDatetime
 
 from kadr.accounts.dependencies import CurrentUser
 from kadr.core.deps import SessionDep, SettingsDep
@@ -40,8 +40,12 @@ async def list_publications(
     page: Annotated[Page, Depends()],
     publication_status: Annotated[str | None, Query(alias="status")] = None,
     channel_id: str | None = None,
-    publish_after: Annotated[datetime | None, Query(description="publish_at >= this")] = None,
-    publish_before: Annotated[datetime | None, Query(description="publish_at < this")] = None,
+    publish_after: Annotated[
+        AwareDatetime | None, Query(description="publish_at >= this (with a timezone)")
+    ] = None,
+    publish_before: Annotated[
+        AwareDatetime | None, Query(description="publish_at < this (with a timezone)")
+    ] = None,
 ) -> Paginated[PublicationOut]:
     items, total = await PublicationService(session, settings).list_page(
         user.id,
