@@ -33,6 +33,8 @@ demo: install
 ## bench: run the benchmarks and write bench/results/*.json
 bench: install
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/pipeline.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/queue_latency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/api_load.py
 
 ## lint: ruff and mypy
 lint: install
