@@ -21,7 +21,7 @@ from kadr.jobs.models import Job
 from kadr.publications.models import Publication
 from kadr.publications.service import PublicationService
 from kadr.scheduler import dispatch_due_publications
-from tests.support.api import register, upload
+from tests.support.api import register, upload, wait_for_run
 from tests.support.google import FakeGoogle
 from tests.support.publishing import add_telegram, connect_youtube, wait_for, wait_for_publication
 from tests.support.smtp import FakeSmtp
@@ -300,3 +300,45 @@ async def test_service_dispatch_is_a_no_op_for_future_publications(
         assert await PublicationService(session, settings).dispatch_due() == 0
         row = await session.get(Publication, publication["id"])
         assert row is not None and row.status == "scheduled"
+
+
+@pytest.mark.slow
+async def test_a_runs_clip_goes_to_youtube_with_its_thumbnail(
+    api: httpx.AsyncClient, fake_google: FakeGoogle, sample_video: Path
+) -> None:
+    headers = await register(api, "clips@example.com")
+    channel = await connect_youtube(api, headers, fake_google)
+    video = await _video(api, headers, sample_video)
+    response = await api.post(
+        "/v1/runs",
+        headers=headers,
+        json={
+            "video_id": video["id"],
+            "profile": "default",
+            "params": {"clips": {"count": 1, "aspects": ["9:16"]}},
+        },
+    )
+    assert response.status_code == 202, response.text
+    run = await wait_for_run(api, headers, response.json()["id"])
+    assert run["status"] == "succeeded", run
+    artifacts = (await api.get(f"/v1/runs/{run['id']}/artifacts", headers=headers)).json()
+    clip = next(a for a in artifacts if a["content_type"] == "video/mp4")
+    thumbnail = next(a for a in artifacts if a["content_type"].startswith("image/"))
+
+    publication = await _schedule(
+        api,
+        headers,
+        channel_id=channel["id"],
+        artifact_id=clip["id"],
+        thumbnail_artifact_id=thumbnail["id"],
+        title="The best minute",
+        privacy="public",
+        made_for_kids=True,
+    )
+    done = await wait_for_publication(api, headers, publication["id"])
+    assert done["status"] == "published", done
+    [uploaded] = fake_google.videos
+    assert uploaded["sha256"] == clip["sha256"] and uploaded["size"] == clip["size_bytes"]
+    assert uploaded["status"] == {"privacyStatus": "public", "selfDeclaredMadeForKids": True}
+    thumbnail_bytes = (await api.get(thumbnail["download_url"])).content
+    assert fake_google.thumbnails[uploaded["id"]] == thumbnail_bytes
