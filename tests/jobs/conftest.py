@@ -53,6 +53,15 @@ async def flaky(context: JobContext) -> dict[str, Any]:
     return {"attempt": context.attempt}
 
 
+@job_handler("test.slow", queue="notify", max_attempts=2, on_give_up=_record_give_up, time_limit_seconds=0.3)
+async def slow(context: JobContext) -> dict[str, Any]:
+    """Sleeps past its time limit unless the payload says to be quick on a later attempt."""
+    _count(context)
+    quick_from = int(context.payload.get("quick_from_attempt", 99))
+    await asyncio.sleep(0.0 if context.attempt >= quick_from else 5.0)
+    return {"attempt": context.attempt}
+
+
 @job_handler("test.bad_input", queue="notify", on_give_up=_record_give_up)
 async def bad_input(context: JobContext) -> None:
     _count(context)

@@ -119,6 +119,20 @@ async def test_job_is_dead_after_max_attempts_with_its_error_kept(
     assert GIVE_UPS[job_id].startswith("dead")
 
 
+async def test_an_attempt_over_its_kinds_time_limit_is_stopped_and_retried(
+    settings: Settings, worker: Runtime
+) -> None:
+    recovers = await enqueue(settings, "test.slow", {"quick_from_attempt": 2})
+    job = await wait_for_status(settings, recovers, JobStatus.SUCCEEDED)
+    assert job.attempts == 2 and job.result == {"attempt": 2}
+
+    never = await enqueue(settings, "test.slow", {})
+    job = await wait_for_status(settings, never, JobStatus.DEAD)
+    assert job.attempts == 2
+    assert job.last_error is not None and "TimeoutError" in job.last_error
+    assert executed(never) == 2
+
+
 async def test_bad_input_is_never_retried(settings: Settings, worker: Runtime) -> None:
     job_id = await enqueue(settings, "test.bad_input", {})
     job = await wait_for_status(settings, job_id, JobStatus.FAILED)

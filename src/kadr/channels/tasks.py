@@ -12,7 +12,7 @@ from kadr.jobs.registry import JobContext, job_handler
 CHECK_JOB_KIND = "channel.check"
 
 
-@job_handler(CHECK_JOB_KIND, queue="publish", max_attempts=3)
+@job_handler(CHECK_JOB_KIND, queue="publish", max_attempts=3, time_limit_seconds=120)
 async def check_channel(context: JobContext) -> dict[str, Any]:
     """Refresh a YouTube token / ask Telegram for the chat; a refused token notifies the owner."""
     async with get_database(context.settings).session() as session:

@@ -63,6 +63,9 @@ class JobKind:
     handler: Handler
     max_attempts: int | None = None
     on_give_up: GiveUpHook | None = None
+    #: Wall-clock limit of one attempt; over it the attempt is cancelled and retried.
+    #: None for kinds whose steps carry deadlines of their own (a run's components).
+    time_limit_seconds: float | None = None
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -77,14 +80,19 @@ TASK_MODULES = (
 
 
 def job_handler(
-    kind: str, *, queue: str, max_attempts: int | None = None, on_give_up: GiveUpHook | None = None
+    kind: str,
+    *,
+    queue: str,
+    max_attempts: int | None = None,
+    on_give_up: GiveUpHook | None = None,
+    time_limit_seconds: float | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register `handler` for jobs of `kind` on `queue`."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
 
     def register(handler: Handler) -> Handler:
-        _KINDS[kind] = JobKind(kind, queue, handler, max_attempts, on_give_up)
+        _KINDS[kind] = JobKind(kind, queue, handler, max_attempts, on_give_up, time_limit_seconds)
         return handler
 
     return register

@@ -8,7 +8,7 @@ from typing import Any
 from kadr.jobs.registry import JobContext, job_handler
 
 
-@job_handler("system.echo", queue="notify")
+@job_handler("system.echo", queue="notify", time_limit_seconds=60)
 async def echo(context: JobContext) -> dict[str, Any]:
     """Return the payload's `value` after `sleep` seconds: queue latency and exactly-once checks."""
     await asyncio.sleep(float(context.payload.get("sleep", 0)))

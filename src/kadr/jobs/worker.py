@@ -94,7 +94,7 @@ class JobExecutor:
     async def _execute(self, kind: JobKind, context: JobContext) -> None:
         log.info("job started", job_id=context.job_id, kind=context.kind, attempt=context.attempt)
         try:
-            result = await kind.handler(context)
+            result = await asyncio.wait_for(kind.handler(context), kind.time_limit_seconds)
         except Cancelled as exc:
             await self._after_cancel(kind, context, exc)
         except RetryLater as exc:

@@ -15,7 +15,7 @@ async def _mark_failed(session: AsyncSession, context: JobContext, status: str, 
     await NotificationService(session, context.settings).give_up(context.payload["delivery_id"], error)
 
 
-@job_handler(DELIVER_JOB_KIND, queue="notify", on_give_up=_mark_failed)
+@job_handler(DELIVER_JOB_KIND, queue="notify", on_give_up=_mark_failed, time_limit_seconds=120)
 async def deliver(context: JobContext) -> dict[str, Any]:
     async with get_database(context.settings).session() as session:
         return await NotificationService(session, context.settings).deliver(context.payload["delivery_id"])

@@ -18,7 +18,7 @@ async def _mark_failed(session: AsyncSession, context: JobContext, status: str, 
     await PublicationService(session, context.settings).fail(context.payload["publication_id"], error)
 
 
-@job_handler(PUBLISH_JOB_KIND, queue="publish", on_give_up=_mark_failed)
+@job_handler(PUBLISH_JOB_KIND, queue="publish", on_give_up=_mark_failed, time_limit_seconds=6 * 3600)
 async def publish_publication(context: JobContext) -> dict[str, Any]:
     async with get_database(context.settings).session() as session:
         started = await PublicationService(session, context.settings).begin(context.payload["publication_id"])
