@@ -342,3 +342,27 @@ async def test_a_runs_clip_goes_to_youtube_with_its_thumbnail(
     assert uploaded["status"] == {"privacyStatus": "public", "selfDeclaredMadeForKids": True}
     thumbnail_bytes = (await api.get(thumbnail["download_url"])).content
     assert fake_google.thumbnails[uploaded["id"]] == thumbnail_bytes
+
+
+async def test_a_telegram_post_recorded_by_an_earlier_attempt_is_not_sent_again(
+    api: httpx.AsyncClient, settings: Settings, fake_telegram: FakeTelegram, sample_video: Path
+) -> None:
+    headers = await register(api, "posted@example.com")
+    channel = await add_telegram(api, headers, fake_telegram)
+    video = await _video(api, headers, sample_video)
+    publication = await _schedule(
+        api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=_at(3600)
+    )
+    # An earlier attempt got Telegram's answer (a chat without a public link) and died before finishing.
+    async with get_database(settings).session() as session:
+        await PublicationService(session, settings).record(
+            publication["id"], external_id="77", external_url=None
+        )
+    moved = await api.patch(
+        f"/v1/publications/{publication['id']}", headers=headers, json={"publish_at": _at(0)}
+    )
+    assert moved.status_code == 200, moved.text
+    done = await wait_for_publication(api, headers, publication["id"])
+    assert done["status"] == "published", done
+    assert (done["external_id"], done["external_url"]) == ("77", None)
+    assert [m for m in fake_telegram.messages if m["method"] == "sendVideo"] == []

@@ -221,7 +221,9 @@ async def _publish_telegram(
     context: JobContext, publication: Publication, channel: Channel
 ) -> dict[str, Any]:
     settings = context.settings
-    if publication.external_id is None:
+    # Set when an earlier attempt posted and recorded the message: it is not sent again.
+    message_id, url = publication.external_id, publication.external_url
+    if message_id is None:
         async with _service(settings) as service:
             key, _, size, name = await service.source_of(publication)
             await service.take_slot(publication.id, channel)
@@ -256,10 +258,8 @@ async def _publish_telegram(
                 publication.id, external_id=message_id, external_url=url, uploaded_bytes=size
             )
     async with _service(settings) as service:
-        await service.published(
-            publication.id, publication.external_id or message_id, publication.external_url or url
-        )
-    return {"message_id": publication.external_id or message_id}
+        await service.published(publication.id, message_id, url)
+    return {"message_id": message_id}
 
 
 # --- webhook --------------------------------------------------------------------------
