@@ -90,7 +90,7 @@ class ChannelRepository:
         )
         return outcome.scalar_one_or_none() is not None
 
-    async def take_oauth_state(self, state_hash: str, now: datetime) -> OAuthState | None:
+    async def take_oauth_state(self, state_hash: str) -> OAuthState | None:
         """The pending consent for this state, deleted as it is read: a state works once."""
         state = await self.session.get(OAuthState, state_hash)
         if state is None:

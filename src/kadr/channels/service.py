@@ -114,7 +114,7 @@ class ChannelService:
         config = google_config(self.settings)
         if not state:
             raise BadRequest("the callback has no `state`; start again at /v1/channels/youtube/connect")
-        pending = await self.channels.take_oauth_state(_state_hash(state), utcnow())
+        pending = await self.channels.take_oauth_state(_state_hash(state))
         await self.session.commit()
         if pending is None:
             raise BadRequest("unknown or already used `state`; start again at /v1/channels/youtube/connect")
@@ -297,8 +297,6 @@ class ChannelService:
         now = utcnow()
         try:
             if channel.kind == ChannelKind.YOUTUBE:
-                if channel.status == ChannelHealth.NEEDS_REAUTH:
-                    return channel.status
                 await self.youtube_access_token(channel, force_refresh=True)
             elif channel.kind == ChannelKind.TELEGRAM:
                 await self._telegram_chat(self.secrets_of(channel)["bot_token"], channel.config["chat_id"])

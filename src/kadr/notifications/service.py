@@ -39,7 +39,7 @@ log = get_logger(__name__)
 DELIVER_JOB_KIND = "notify.deliver"
 ALL_EVENT_TYPES = [str(event_type) for event_type in EventType]
 
-_TITLES = {
+_TITLES: dict[str, str] = {
     EventType.RUN_SUCCEEDED: "Run finished",
     EventType.RUN_FAILED: "Run failed",
     EventType.RUN_DEAD: "Run gave up after retries",
@@ -66,7 +66,7 @@ def smtp_config(settings: Settings) -> smtp.SmtpConfig | None:
 def render(event: Event) -> tuple[str, str]:
     """Subject and plain text of an event, for people (email, Telegram)."""
     data = event.data
-    title = _TITLES.get(EventType(event.type), event.type) if event.type in ALL_EVENT_TYPES else event.type
+    title = _TITLES.get(event.type, event.type)  # StrEnum keys match the stored strings
     lines = [f"kadr: {title}"]
     for label, key in (
         ("Title", "title"),

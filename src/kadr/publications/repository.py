@@ -84,9 +84,7 @@ class PublicationRepository:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def needing_preflight(
-        self, now: datetime, until: datetime, limit: int
-    ) -> Sequence[tuple[str, str]]:
+    async def needing_preflight(self, until: datetime, limit: int) -> Sequence[tuple[str, str]]:
         """(publication id, channel id) of scheduled slots inside the window not yet checked for."""
         query = (
             select(Publication.id, Publication.channel_id)

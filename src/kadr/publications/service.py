@@ -181,7 +181,7 @@ class PublicationService:
         now = utcnow()
         until = now + timedelta(seconds=self.settings.publish_preflight_seconds)
         channels: set[str] = set()
-        for publication_id, channel_id in await self.publications.needing_preflight(now, until, limit):
+        for publication_id, channel_id in await self.publications.needing_preflight(until, limit):
             if await self.publications.claim_preflight(publication_id, now):
                 channels.add(channel_id)
         for channel_id in sorted(channels):
