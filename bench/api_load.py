@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import random
@@ -47,6 +46,8 @@ from tests.support.api import register, upload, wait_for_run  # noqa: E402
 from tests.support.process import free_port, kadr_up  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "talk.mp4"
+from benchfile import write_results  # noqa: E402 - beside this script
+
 RESULTS = ROOT / "bench" / "results" / "api_load.json"
 PROFILE = "transcript-only"
 WARMUP_SECONDS = 2.0
@@ -467,9 +468,7 @@ def main() -> None:
         "notes": _notes(args.concurrency, args.seconds),
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, document)
 
 
 if __name__ == "__main__":

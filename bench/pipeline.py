@@ -41,6 +41,8 @@ from kadr.pipeline.models import get_whisper_model  # noqa: E402
 from kadr.runs.local import process_file  # noqa: E402
 
 SAMPLE = ROOT / "tests" / "data" / "talk.mp4"
+from benchfile import write_results  # noqa: E402 - beside this script
+
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -268,9 +270,7 @@ def main() -> None:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, document)
 
 
 if __name__ == "__main__":

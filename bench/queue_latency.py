@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -32,6 +31,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from sqlalchemy import select  # noqa: E402
 
+from benchfile import write_results  # noqa: E402 - beside this script
 from kadr.config import Settings  # noqa: E402
 from kadr.core.db import dispose_database, get_database  # noqa: E402
 from kadr.jobs import broker  # noqa: E402
@@ -200,9 +200,7 @@ def main() -> None:
         "one `kadr worker` process with 2 threads, one `kadr scheduler`",
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, document)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from kadr.storage import get_storage
 from kadr.videos.models import Video
 from tests.support.api import register, upload, wait_for_run
 from tests.support.google import FakeGoogle
-from tests.support.publishing import add_telegram, connect_youtube, wait_for
+from tests.support.publishing import add_telegram, add_webhook, connect_youtube, wait_for
 from tests.support.smtp import FakeSmtp
 from tests.support.telegram import FakeTelegram
 from tests.support.webhooks import Receiver
@@ -38,11 +38,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def _webhook(api: httpx.AsyncClient, headers: dict[str, str], receiver: Receiver) -> dict[str, Any]:
-    response = await api.post(
-        "/v1/channels/webhook", headers=headers, json={"name": "ci", "url": receiver.url}
-    )
-    assert response.status_code == 201, response.text
-    channel: dict[str, Any] = response.json()
+    channel = await add_webhook(api, headers, receiver.url)
     receiver.secret = channel["signing_secret"]
     return channel
 

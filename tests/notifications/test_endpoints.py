@@ -13,7 +13,7 @@ import pytest
 from kadr.config import Settings
 from tests.support.api import assert_problem, register, upload
 from tests.support.google import FakeGoogle
-from tests.support.publishing import add_telegram, connect_youtube, wait_for_publication
+from tests.support.publishing import add_telegram, add_webhook, connect_youtube, wait_for_publication
 from tests.support.telegram import FakeTelegram
 
 pytestmark = pytest.mark.anyio
@@ -29,12 +29,7 @@ ALL_EVENTS = [
 
 
 async def _webhook(client: httpx.AsyncClient, headers: dict[str, str], name: str = "ci") -> dict[str, Any]:
-    response = await client.post(
-        "/v1/channels/webhook", headers=headers, json={"name": name, "url": "http://127.0.0.1:9/hook"}
-    )
-    assert response.status_code == 201, response.text
-    channel: dict[str, Any] = response.json()
-    return channel
+    return await add_webhook(client, headers, "http://127.0.0.1:9/hook", name)
 
 
 async def test_defaults_are_every_event_by_email_to_the_account(client: httpx.AsyncClient) -> None:

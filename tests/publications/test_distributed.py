@@ -9,16 +9,22 @@ import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import require_service
-from tests.support.api import register, upload
+from tests.support.api import register
 from tests.support.google import FakeGoogle
-from tests.support.publishing import add_telegram, connect_youtube, publishing_settings, wait_for_publication
+from tests.support.publishing import (
+    add_telegram,
+    connect_youtube,
+    publishing_env,
+    sent_videos,
+    uploaded_video,
+    wait_for_publication,
+)
 from tests.support.seaweed import S3Server
 from tests.support.smtp import FakeSmtp
 from tests.support.stack import distributed_stack
@@ -34,7 +40,7 @@ async def _publish_all(
         headers = await register(client, "distributed@example.com")
         youtube = await connect_youtube(client, headers, google)
         chat = await add_telegram(client, headers, telegram)
-        video = (await upload(client, headers, video_path)).json()
+        video = await uploaded_video(client, headers, video_path)
         # All due at the same instant, a few seconds ahead: the two schedulers race to claim them.
         publish_at = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
         ids = []
@@ -65,8 +71,7 @@ def test_due_publications_are_published_exactly_once_across_processes(
     fake_smtp: FakeSmtp,
 ) -> None:
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    settings: dict[str, Any] = publishing_settings(fake_google, fake_telegram, fake_smtp)
-    settings["allowed_private_hosts"] = json.dumps(settings["allowed_private_hosts"])
+    settings = publishing_env(fake_google, fake_telegram, fake_smtp)
     with distributed_stack("redis", s3_server, workers=3, schedulers=2, **settings) as stack:
         ids = asyncio.run(_publish_all(stack.base_url, sample_video, fake_google, fake_telegram))
         jobs = asyncio.run(_publish_jobs(stack.database_url))
@@ -76,7 +81,7 @@ def test_due_publications_are_published_exactly_once_across_processes(
     starts = sorted(v["session_created_at"] for v in fake_google.videos)
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert all(gap >= settings["youtube_upload_interval_seconds"] - 0.05 for gap in gaps), gaps
-    assert len([m for m in fake_telegram.messages if m["method"] == "sendVideo"]) == 10
+    assert len(sent_videos(fake_telegram)) == 10
 
 
 async def _publish_jobs(database_url: str) -> list[str]:

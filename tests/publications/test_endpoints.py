@@ -13,10 +13,17 @@ import pytest
 
 from kadr.config import Settings
 from kadr.scheduler import dispatch_due_publications
-from tests.support.api import assert_problem, register, upload, wait_for_run
+from tests.support.api import assert_problem, register, wait_for_run
 from tests.support.google import FakeGoogle
 from tests.support.media import make_audio_only
-from tests.support.publishing import add_telegram, connect_youtube, wait_for_publication
+from tests.support.publishing import (
+    add_telegram,
+    connect_youtube,
+    schedule,
+    sent_videos,
+    uploaded_video,
+    wait_for_publication,
+)
 from tests.support.telegram import FakeTelegram
 
 pytestmark = pytest.mark.anyio
@@ -24,25 +31,6 @@ pytestmark = pytest.mark.anyio
 
 def _at(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-async def _video(client: httpx.AsyncClient, headers: dict[str, str], path: Path) -> dict[str, Any]:
-    response = await upload(client, headers, path)
-    assert response.status_code == 201, response.text
-    video: dict[str, Any] = response.json()
-    return video
-
-
-async def _create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = await client.post("/v1/publications", headers=headers, json={"title": "A talk", **body})
-    assert response.status_code == 201, response.text
-    assert response.headers["Location"] == f"/v1/publications/{response.json()['id']}"
-    publication: dict[str, Any] = response.json()
-    return publication
-
-
-def _sent_videos(telegram: FakeTelegram) -> list[dict[str, Any]]:
-    return [m for m in telegram.messages if m["method"] == "sendVideo"]
 
 
 async def _total(client: httpx.AsyncClient, headers: dict[str, str], **params: str) -> int:
@@ -58,7 +46,7 @@ async def test_invalid_requests_are_refused_with_the_reason_and_create_nothing(
 ) -> None:
     headers = await register(client, "invalid@example.com")
     channel = await connect_youtube(client, headers, fake_google)
-    video = await _video(client, headers, sample_video)
+    video = await uploaded_video(client, headers, sample_video)
     valid: dict[str, Any] = {"title": "A talk", "channel_id": channel["id"], "video_id": video["id"]}
 
     async def refused(body: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +80,7 @@ async def test_invalid_requests_are_refused_with_the_reason_and_create_nothing(
 
     assert await _total(client, headers) == 0
     # The same fields without the mistakes are accepted.
-    assert (await _create(client, headers, **valid))["status"] in ("queued", "scheduled")
+    assert (await schedule(client, headers, **valid))["status"] in ("queued", "scheduled")
 
 
 async def test_an_upload_without_a_video_stream_cannot_be_published(
@@ -100,7 +88,7 @@ async def test_an_upload_without_a_video_stream_cannot_be_published(
 ) -> None:
     headers = await register(client, "audio@example.com")
     channel = await connect_youtube(client, headers, fake_google)
-    audio = await _video(client, headers, make_audio_only(tmp_path / "talk.m4a", sample_video))
+    audio = await uploaded_video(client, headers, make_audio_only(tmp_path / "talk.m4a", sample_video))
     response = await client.post(
         "/v1/publications",
         headers=headers,
@@ -117,7 +105,7 @@ async def test_only_video_artifacts_are_published_and_only_images_are_thumbnails
 ) -> None:
     headers = await register(api, "artifacts@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     created = await api.post(
         "/v1/runs", headers=headers, json={"video_id": video["id"], "profile": "transcript-only"}
     )
@@ -169,8 +157,8 @@ async def test_other_users_channels_videos_and_publications_answer_404(
     owner = await register(client, "owner@example.com")
     stranger = await register(client, "stranger@example.com")
     channel = await connect_youtube(client, owner, fake_google)
-    video = await _video(client, owner, sample_video)
-    publication = await _create(
+    video = await uploaded_video(client, owner, sample_video)
+    publication = await schedule(
         client,
         owner,
         channel_id=channel["id"],
@@ -179,7 +167,7 @@ async def test_other_users_channels_videos_and_publications_answer_404(
         publish_at=_at(3600).isoformat(),
     )
     their_channel = await add_telegram(client, stranger, fake_telegram, chat_id=-100777)
-    their_video = await _video(client, stranger, sample_video)
+    their_video = await uploaded_video(client, stranger, sample_video)
 
     # Creating with someone else's channel or video.
     for body in (
@@ -217,7 +205,7 @@ async def test_a_channel_that_needs_reconnecting_refuses_new_publications(
 ) -> None:
     headers = await register(client, "reauth@example.com")
     channel = await connect_youtube(client, headers, fake_google)
-    video = await _video(client, headers, sample_video)
+    video = await uploaded_video(client, headers, sample_video)
     fake_google.revoke_all()
     checked = (await client.post(f"/v1/channels/{channel['id']}/check", headers=headers)).json()
     assert checked["status"] == "needs_reauth"
@@ -232,7 +220,7 @@ async def test_a_channel_that_needs_reconnecting_refuses_new_publications(
     assert await _total(client, headers) == 0
 
     await connect_youtube(client, headers, fake_google)  # repairs the channel in place
-    await _create(
+    await schedule(
         client, headers, channel_id=channel["id"], video_id=video["id"], publish_at=_at(3600).isoformat()
     )
 
@@ -243,9 +231,9 @@ async def test_a_cancelled_publication_never_goes_out_and_cannot_be_changed(
 ) -> None:
     headers = await register(api, "cancel@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     publish_at = _at(2)
-    publication = await _create(
+    publication = await schedule(
         api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=publish_at.isoformat()
     )
     path = f"/v1/publications/{publication['id']}"
@@ -270,7 +258,7 @@ async def test_a_cancelled_publication_never_goes_out_and_cannot_be_changed(
     state = (await api.get(path, headers=headers)).json()
     assert state["status"] == "cancelled"
     assert state["published_at"] is None and state["external_id"] is None
-    assert _sent_videos(fake_telegram) == []
+    assert sent_videos(fake_telegram) == []
 
 
 async def test_a_published_publication_cannot_be_cancelled_changed_or_retried(
@@ -278,8 +266,8 @@ async def test_a_published_publication_cannot_be_cancelled_changed_or_retried(
 ) -> None:
     headers = await register(api, "done@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
-    publication = await _create(api, headers, channel_id=channel["id"], video_id=video["id"])
+    video = await uploaded_video(api, headers, sample_video)
+    publication = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
     done = await wait_for_publication(api, headers, publication["id"])
     assert done["status"] == "published", done
     path = f"/v1/publications/{publication['id']}"
@@ -290,7 +278,7 @@ async def test_a_published_publication_cannot_be_cancelled_changed_or_retried(
     assert_problem(await api.post(f"{path}/retry", headers=headers), 409)
     after = (await api.get(path, headers=headers)).json()
     assert after["status"] == "published" and after["title"] == "A talk"
-    assert len(_sent_videos(fake_telegram)) == 1
+    assert len(sent_videos(fake_telegram)) == 1
 
 
 async def test_rescheduling_changes_when_and_what_goes_out(
@@ -298,8 +286,8 @@ async def test_rescheduling_changes_when_and_what_goes_out(
 ) -> None:
     headers = await register(api, "reschedule@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
-    later = await _create(
+    video = await uploaded_video(api, headers, sample_video)
+    later = await schedule(
         api,
         headers,
         channel_id=channel["id"],
@@ -307,7 +295,7 @@ async def test_rescheduling_changes_when_and_what_goes_out(
         title="Old title",
         publish_at=_at(3600).isoformat(),
     )
-    soon = await _create(
+    soon = await schedule(
         api,
         headers,
         channel_id=channel["id"],
@@ -345,14 +333,14 @@ async def test_rescheduling_changes_when_and_what_goes_out(
     done = await wait_for_publication(api, headers, later["id"])
     assert done["status"] == "published", done
     assert datetime.fromisoformat(done["published_at"]) >= new_time
-    [sent] = _sent_videos(fake_telegram)
+    [sent] = sent_videos(fake_telegram)
     assert sent["time"] >= new_time.timestamp()
     assert sent["caption"] == "New title\n\nFresh"
 
     await asyncio.sleep(1.0)
     still = (await api.get(f"/v1/publications/{soon['id']}", headers=headers)).json()
     assert still["status"] == "scheduled", "the postponed publication went out at its old time"
-    assert len(_sent_videos(fake_telegram)) == 1
+    assert len(sent_videos(fake_telegram)) == 1
 
 
 async def test_a_failed_publication_is_retried_after_reconnecting_and_uploaded_once(
@@ -360,9 +348,9 @@ async def test_a_failed_publication_is_retried_after_reconnecting_and_uploaded_o
 ) -> None:
     headers = await register(api, "retry@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     fake_google.revoke_all()  # the user removed kadr's access in their Google account
-    publication = await _create(api, headers, channel_id=channel["id"], video_id=video["id"])
+    publication = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
     failed = await wait_for_publication(api, headers, publication["id"])
     assert failed["status"] == "failed", failed
     assert "reconnect" in failed["error"]
@@ -397,10 +385,10 @@ async def test_lists_filter_by_status_channel_and_time_and_paginate(
     headers = await register(client, "lists@example.com")
     youtube = await connect_youtube(client, headers, fake_google)
     telegram = await add_telegram(client, headers, fake_telegram)
-    video = await _video(client, headers, sample_video)
+    video = await uploaded_video(client, headers, sample_video)
     base = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     created = [
-        await _create(
+        await schedule(
             client,
             headers,
             channel_id=(youtube if n % 2 == 0 else telegram)["id"],
@@ -462,7 +450,7 @@ async def test_an_idempotency_key_makes_a_repeated_request_create_one_publicatio
 ) -> None:
     headers = await register(client, "idem@example.com")
     channel = await add_telegram(client, headers, fake_telegram)
-    video = await _video(client, headers, sample_video)
+    video = await uploaded_video(client, headers, sample_video)
     body = {
         "title": "Once",
         "channel_id": channel["id"],
@@ -493,7 +481,7 @@ async def test_an_idempotency_key_makes_a_repeated_request_create_one_publicatio
     assert await _total(client, headers) == 3
     stranger = await register(client, "idem-stranger@example.com")
     their_channel = await add_telegram(client, stranger, fake_telegram, chat_id=-100555)
-    their_video = await _video(client, stranger, sample_video)
+    their_video = await uploaded_video(client, stranger, sample_video)
     theirs = await client.post(
         "/v1/publications",
         headers={**stranger, "Idempotency-Key": "pub-key-1"},

@@ -21,9 +21,17 @@ from kadr.jobs.models import Job
 from kadr.publications.models import Publication
 from kadr.publications.service import PublicationService
 from kadr.scheduler import dispatch_due_publications
-from tests.support.api import register, upload, wait_for_run
+from tests.support.api import register, wait_for_run
 from tests.support.google import FakeGoogle
-from tests.support.publishing import add_telegram, connect_youtube, wait_for, wait_for_publication
+from tests.support.publishing import (
+    add_telegram,
+    connect_youtube,
+    schedule,
+    sent_videos,
+    uploaded_video,
+    wait_for,
+    wait_for_publication,
+)
 from tests.support.smtp import FakeSmtp
 from tests.support.telegram import FakeTelegram
 
@@ -34,28 +42,14 @@ def _at(seconds: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
-async def _video(api: httpx.AsyncClient, headers: dict[str, str], path: Path) -> dict[str, Any]:
-    response = await upload(api, headers, path)
-    assert response.status_code == 201, response.text
-    video: dict[str, Any] = response.json()
-    return video
-
-
-async def _schedule(api: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = await api.post("/v1/publications", headers=headers, json={"title": "A talk", **body})
-    assert response.status_code == 201, response.text
-    publication: dict[str, Any] = response.json()
-    return publication
-
-
 async def test_a_scheduled_publication_goes_out_once_at_its_time_with_the_fields_given(
     api: httpx.AsyncClient, fake_google: FakeGoogle, fake_smtp: FakeSmtp, sample_video: Path
 ) -> None:
     headers = await register(api, "creator@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     publish_at = datetime.now(UTC) + timedelta(seconds=3)
-    publication = await _schedule(
+    publication = await schedule(
         api,
         headers,
         channel_id=channel["id"],
@@ -101,10 +95,10 @@ async def test_an_upload_interrupted_by_server_errors_resumes_from_the_received_
 ) -> None:
     headers = await register(api, "resume@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     fake_google.keep_partial_next_chunk(100_000)  # the server keeps less than was sent …
     fake_google.fail_next_chunks(2, status=503)  # … and then fails twice
-    publication = await _schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
+    publication = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
     done = await wait_for_publication(api, headers, publication["id"])
     assert done["status"] == "published", done
     [uploaded] = fake_google.videos
@@ -124,11 +118,11 @@ async def test_publications_due_together_on_one_channel_go_out_an_interval_apart
 ) -> None:
     headers = await register(api, "pacing@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     publish_at = _at(1)
     ids = [
         (
-            await _schedule(
+            await schedule(
                 api,
                 headers,
                 channel_id=channel["id"],
@@ -153,14 +147,12 @@ async def test_two_schedulers_dispatch_each_due_publication_exactly_once(
 ) -> None:
     headers = await register(api, "twins@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     publish_at = _at(2)
     ids = [
-        (
-            await _schedule(
-                api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=publish_at
-            )
-        )["id"]
+        (await schedule(api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=publish_at))[
+            "id"
+        ]
         for _ in range(10)
     ]
     await asyncio.sleep(2)
@@ -176,7 +168,7 @@ async def test_two_schedulers_dispatch_each_due_publication_exactly_once(
             per_publication.get(job.payload["publication_id"], 0) + 1
         )
     assert per_publication == dict.fromkeys(ids, 1)
-    videos = [m for m in fake_telegram.messages if m["method"] == "sendVideo"]
+    videos = sent_videos(fake_telegram)
     assert len(videos) == 10
 
 
@@ -186,10 +178,10 @@ async def test_the_daily_upload_budget_makes_a_publication_wait_for_the_pacific_
     settings.youtube_daily_uploads = 1  # the embedded worker shares this object
     headers = await register(api, "quota@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
-    first = await _schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
+    video = await uploaded_video(api, headers, sample_video)
+    first = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
     assert (await wait_for_publication(api, headers, first["id"]))["status"] == "published"
-    second = await _schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
+    second = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
 
     async def waiting() -> dict[str, Any] | None:
         state = (await api.get(f"/v1/publications/{second['id']}", headers=headers)).json()
@@ -205,9 +197,9 @@ async def test_youtube_quota_exceeded_waits_instead_of_failing(
 ) -> None:
     headers = await register(api, "quota403@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     fake_google.quota_exceeded = True
-    publication = await _schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
+    publication = await schedule(api, headers, channel_id=channel["id"], video_id=video["id"])
 
     async def waiting() -> dict[str, Any] | None:
         state = (await api.get(f"/v1/publications/{publication['id']}", headers=headers)).json()
@@ -223,9 +215,9 @@ async def test_a_revoked_token_is_caught_before_the_slot_and_the_owner_is_told(
 ) -> None:
     headers = await register(api, "revoked@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     publish_at = datetime.now(UTC) + timedelta(seconds=6)
-    publication = await _schedule(
+    publication = await schedule(
         api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=publish_at.isoformat()
     )
     fake_google.revoke_all()
@@ -249,9 +241,9 @@ async def test_telegram_gets_the_video_and_its_retry_after_is_honoured(
 ) -> None:
     headers = await register(api, "tgpub@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     fake_telegram.rate_limit_next(1, retry_after=2)
-    publication = await _schedule(
+    publication = await schedule(
         api,
         headers,
         channel_id=channel["id"],
@@ -265,7 +257,7 @@ async def test_telegram_gets_the_video_and_its_retry_after_is_honoured(
     calls = [r for r in fake_telegram.requests if r["method"] == "sendVideo"]
     assert [c["status"] for c in calls] == [429, 200]
     assert calls[1]["time"] - calls[0]["time"] >= 2.0
-    [message] = [m for m in fake_telegram.messages if m["method"] == "sendVideo"]
+    [message] = sent_videos(fake_telegram)
     assert message["caption"] == "Clip\n\nWatch\n\n#kadr"
     assert message["sha256"] == hashlib.sha256(sample_video.read_bytes()).hexdigest()
     assert done["external_url"] == f"https://t.me/kadrclips/{done['external_id']}"
@@ -277,7 +269,7 @@ async def test_a_video_over_the_bot_limit_is_refused_up_front(
     settings.telegram_max_upload_bytes = 100_000
     headers = await register(api, "big@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     response = await api.post(
         "/v1/publications",
         headers=headers,
@@ -292,8 +284,8 @@ async def test_service_dispatch_is_a_no_op_for_future_publications(
 ) -> None:
     headers = await register(api, "future@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
-    publication = await _schedule(
+    video = await uploaded_video(api, headers, sample_video)
+    publication = await schedule(
         api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=_at(3600)
     )
     async with get_database(settings).session() as session:
@@ -308,7 +300,7 @@ async def test_a_runs_clip_goes_to_youtube_with_its_thumbnail(
 ) -> None:
     headers = await register(api, "clips@example.com")
     channel = await connect_youtube(api, headers, fake_google)
-    video = await _video(api, headers, sample_video)
+    video = await uploaded_video(api, headers, sample_video)
     response = await api.post(
         "/v1/runs",
         headers=headers,
@@ -325,7 +317,7 @@ async def test_a_runs_clip_goes_to_youtube_with_its_thumbnail(
     clip = next(a for a in artifacts if a["content_type"] == "video/mp4")
     thumbnail = next(a for a in artifacts if a["content_type"].startswith("image/"))
 
-    publication = await _schedule(
+    publication = await schedule(
         api,
         headers,
         channel_id=channel["id"],
@@ -349,8 +341,8 @@ async def test_a_telegram_post_recorded_by_an_earlier_attempt_is_not_sent_again(
 ) -> None:
     headers = await register(api, "posted@example.com")
     channel = await add_telegram(api, headers, fake_telegram)
-    video = await _video(api, headers, sample_video)
-    publication = await _schedule(
+    video = await uploaded_video(api, headers, sample_video)
+    publication = await schedule(
         api, headers, channel_id=channel["id"], video_id=video["id"], publish_at=_at(3600)
     )
     # An earlier attempt got Telegram's answer (a chat without a public link) and died before finishing.
@@ -365,4 +357,4 @@ async def test_a_telegram_post_recorded_by_an_earlier_attempt_is_not_sent_again(
     done = await wait_for_publication(api, headers, publication["id"])
     assert done["status"] == "published", done
     assert (done["external_id"], done["external_url"]) == ("77", None)
-    assert [m for m in fake_telegram.messages if m["method"] == "sendVideo"] == []
+    assert sent_videos(fake_telegram) == []

@@ -4,17 +4,16 @@ does not upload again: the next worker asks the stored upload session and finish
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.api import register, upload
+from tests.support.api import register
 from tests.support.google import FakeGoogle
 from tests.support.process import kadr_up
-from tests.support.publishing import connect_youtube, publishing_settings, wait_for_publication
+from tests.support.publishing import connect_youtube, publishing_env, uploaded_video, wait_for_publication
 from tests.support.smtp import FakeSmtp
 from tests.support.telegram import FakeTelegram
 
@@ -22,10 +21,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 def _process_settings(google: FakeGoogle, telegram: FakeTelegram, smtp: FakeSmtp) -> dict[str, object]:
-    settings = publishing_settings(google, telegram, smtp)
-    settings["allowed_private_hosts"] = json.dumps(settings["allowed_private_hosts"])
     return {
-        **settings,
+        **publishing_env(google, telegram, smtp),
         "job_lease_seconds": 3,
         "job_heartbeat_seconds": 0.5,
         "scheduler_interval_seconds": 0.5,
@@ -59,7 +56,7 @@ async def test_a_worker_killed_after_youtube_accepted_the_video_does_not_upload_
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             headers = await register(client, "killed@example.com")
             channel = await connect_youtube(client, headers, fake_google)
-            video = (await upload(client, headers, sample_video)).json()
+            video = await uploaded_video(client, headers, sample_video)
             response = await client.post(
                 "/v1/publications",
                 headers=headers,

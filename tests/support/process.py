@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -66,6 +69,17 @@ class KadrProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-5000:]
+
+
+def wait_for_items(fetch: Callable[[], list[T]], count: int, timeout: float, what: str) -> list[T]:
+    """Poll `fetch` until it returns at least `count` items (what a stand-in server received)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = fetch()
+        if len(items) >= count:
+            return items
+        time.sleep(0.02)
+    raise AssertionError(f"expected {count} {what}, got {len(fetch())}")
 
 
 def wait_until_healthy(base_url: str, process: KadrProcess, timeout: float = 60) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from kadr.config import Settings
+from tests.support.api import upload
 from tests.support.google import FakeGoogle
 from tests.support.smtp import FakeSmtp
 from tests.support.telegram import FakeTelegram
@@ -36,6 +39,44 @@ def publishing_settings(google: FakeGoogle, telegram: FakeTelegram, smtp: FakeSm
         "smtp_sender": "kadr <kadr@example.com>",
         "allowed_private_hosts": ["127.0.0.1"],
     }
+
+
+def publishing_env(google: FakeGoogle, telegram: FakeTelegram, smtp: FakeSmtp) -> dict[str, Any]:
+    """`publishing_settings` as environment values for `kadr` processes (lists as JSON)."""
+    settings = publishing_settings(google, telegram, smtp)
+    settings["allowed_private_hosts"] = json.dumps(settings["allowed_private_hosts"])
+    return settings
+
+
+async def uploaded_video(client: httpx.AsyncClient, headers: dict[str, str], path: Path) -> dict[str, Any]:
+    response = await upload(client, headers, path)
+    assert response.status_code == 201, response.text
+    video: dict[str, Any] = response.json()
+    return video
+
+
+async def schedule(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    """Create a publication (title "A talk" unless given); asserts 201 and its Location."""
+    response = await client.post("/v1/publications", headers=headers, json={"title": "A talk", **body})
+    assert response.status_code == 201, response.text
+    assert response.headers["Location"] == f"/v1/publications/{response.json()['id']}"
+    publication: dict[str, Any] = response.json()
+    return publication
+
+
+def sent_videos(telegram: FakeTelegram) -> list[dict[str, Any]]:
+    """The videos the Telegram stand-in accepted."""
+    return [m for m in telegram.messages if m["method"] == "sendVideo"]
+
+
+async def add_webhook(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str, name: str = "ci"
+) -> dict[str, Any]:
+    """A webhook channel; the answer carries its signing secret."""
+    response = await client.post("/v1/channels/webhook", headers=headers, json={"name": name, "url": url})
+    assert response.status_code == 201, response.text
+    channel: dict[str, Any] = response.json()
+    return channel
 
 
 async def connect_youtube(

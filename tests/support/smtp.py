@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kadr.providers.smtp import SmtpConfig
-from tests.support.process import free_port
+from tests.support.process import free_port, wait_for_items
 
 
 class _Handler:
@@ -113,10 +113,4 @@ class FakeSmtp:
             return [dict(envelope) for envelope in self._envelopes]
 
     def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            messages = self.messages
-            if len(messages) >= count:
-                return messages
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} emails, got {len(self.messages)}")
+        return wait_for_items(lambda: self.messages, count, timeout, "emails")

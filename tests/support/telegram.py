@@ -32,6 +32,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message
 
+from tests.support.process import wait_for_items
+
 BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
 SEND_METHODS = frozenset({"sendMessage", "sendVideo"})
 
@@ -150,13 +152,7 @@ class FakeTelegram:
             return [dict(request) for request in self._requests]
 
     def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            messages = self.messages
-            if len(messages) >= count:
-                return messages
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} Telegram messages, got {len(self.messages)}")
+        return wait_for_items(lambda: self.messages, count, timeout, "Telegram messages")
 
     # --- the server -------------------------------------------------------------
     async def _endpoint(self, request: Request) -> JSONResponse:
