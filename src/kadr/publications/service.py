@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.channels.models import Channel, ChannelHealth, ChannelKind
@@ -213,19 +214,22 @@ class PublicationService:
         """Mark the publication as publishing; None when it was cancelled or is finished."""
         now = utcnow()
         started = await self.publications.update(
-            publication_id, when_status=_STARTABLE, status=PublicationStatus.PUBLISHING, updated_at=now
+            publication_id,
+            when_status=_STARTABLE,
+            status=PublicationStatus.PUBLISHING,
+            started_at=func.coalesce(Publication.started_at, now),  # the first attempt's start
+            updated_at=now,
         )
-        publication = await self.publications.get_unscoped(publication_id)
-        if not started or publication is None:
-            await self.session.commit()
-            return None
-        if publication.started_at is None:
-            await self.publications.update(publication_id, started_at=now)
-        channel = await ChannelRepository(self.session).get_unscoped(publication.channel_id)
+        publication = await self.publications.get_unscoped(publication_id) if started else None
+        channel = (
+            await ChannelRepository(self.session).get_unscoped(publication.channel_id)
+            if publication
+            else None
+        )
         await self.session.commit()
-        if channel is None:
+        if publication is None or channel is None:
             return None
-        return await self._reload(publication_id), channel
+        return publication, channel
 
     async def record(self, publication_id: str, **values: Any) -> None:
         """Store what the publisher learned (session URI, video id, progress) at once."""
