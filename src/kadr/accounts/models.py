@@ -56,6 +56,8 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the key may do (`kadr.accounts.scopes`); a person's own session may do everything.
+    scopes: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Updated at most once a minute (service.API_KEY_TOUCH_INTERVAL), not on every request.
     last_used_at: Mapped[datetime | None]
