@@ -3,22 +3,31 @@
 One `Database` (engine + session factory) exists per event loop: async drivers
 bind connections to the loop that opened them, and kadr runs more than one loop
 in a process (the API's and the worker's).
+
+SQLite transactions begin `IMMEDIATE` (the write lock up front) unless the code
+running them said it only reads: `deferred_transactions()` (the API sets it for
+GET/HEAD/OPTIONS requests) makes them begin `DEFERRED`, so readers never queue
+behind a writer. A reader that turns out to write calls `begin_writes()` first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from kadr.config import Settings, get_settings
 
@@ -62,6 +71,56 @@ class Base(DeclarativeBase):
     }
 
 
+#: True while the running code only reads: its SQLite transactions begin DEFERRED.
+_reads_only: ContextVar[bool] = ContextVar("kadr_reads_only", default=False)
+
+
+@contextmanager
+def deferred_transactions(enabled: bool = True) -> Iterator[None]:
+    """Within the block, SQLite transactions begin DEFERRED (`enabled`) or IMMEDIATE.
+
+    A deferred transaction takes no lock until it writes, so readers run while a writer
+    holds the write lock; but one that reads and then writes cannot wait for the lock
+    (SQLite answers SQLITE_BUSY at once rather than risk a deadlock): code that writes
+    calls `begin_writes()` before its first statement of that transaction.
+    """
+    token = _reads_only.set(enabled)
+    try:
+        yield
+    finally:
+        _reads_only.reset(token)
+
+
+def reads_only() -> bool:
+    """Whether transactions begun now begin DEFERRED."""
+    return _reads_only.get()
+
+
+async def begin_writes(session: AsyncSession) -> None:
+    """Opt in to writing from read-only code (a GET that records something).
+
+    Ends the session's read transaction, if one is open (committing whatever it holds), and
+    makes the rest of the current request or block begin its transactions IMMEDIATE, which
+    wait for the write lock instead of failing half-way.
+    """
+    if _reads_only.get():
+        if session.in_transaction():
+            await session.commit()
+        _reads_only.set(False)
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """BEGIN in one round trip to the driver's thread (a SQLAlchemy cursor takes four)."""
+    sql = "BEGIN" if _reads_only.get() else "BEGIN IMMEDIATE"
+    adapted: Any = connection.connection.dbapi_connection
+    try:
+        await_only(adapted.driver_connection.execute(sql))
+    except sqlite3.Error as error:
+        # Raised from an event, it would escape SQLAlchemy's wrapping: wrap it as SQLAlchemy
+        # does (SQLITE_BUSY after busy_timeout becomes OperationalError, answered 503).
+        raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
+
+
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,10 +134,11 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front, so a read-then-write transaction
-        # waits on busy_timeout instead of failing with SQLITE_BUSY mid-way.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # waits on busy_timeout instead of failing with SQLITE_BUSY mid-way; code that
+        # declared it only reads begins DEFERRED and never waits for writers.
+        _begin_sqlite(connection)
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
