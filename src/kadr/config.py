@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,17 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_days: int = 30
     allow_registration: bool = True
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated or "
+        "a JSON list); empty (the default) ignores forwarded headers: the peer address is the client",
+    )
+    auth_cache_seconds: float = Field(
+        5.0,
+        description="How long a checked credential is trusted without asking the database again; "
+        "a logout or revoked key takes effect in other processes within this time (0 disables)",
+    )
+    auth_cache_size: int = Field(10_000, description="Credentials the authentication cache holds at most")
 
     # --- jobs --------------------------------------------------------------
     job_lease_seconds: float = Field(
@@ -135,6 +148,21 @@ class Settings(BaseSettings):
     # --- observability -----------------------------------------------------
     log_level: str = "INFO"
     log_json: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        """`10.0.0.1, 10.1.0.0/16` or `["10.0.0.1"]`; every entry must be an IP or a CIDR."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                value = json.loads(text)
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:
+                ipaddress.ip_network(str(entry).strip(), strict=False)  # ValueError -> settings error
+        return value
 
     @property
     def resolved_database_url(self) -> str:

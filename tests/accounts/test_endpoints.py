@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import update
 
 from kadr.accounts.models import User
-from kadr.accounts.service import LOGIN_FAILURE_LIMIT
+from kadr.accounts.throttle import LOGIN_FAILURE_LIMIT
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.signing import sign
+from tests.accounts.conftest import FakeClock
 from tests.support.api import PASSWORD, assert_problem, register
 
 pytestmark = pytest.mark.anyio
@@ -170,7 +171,14 @@ async def test_expired_and_forged_access_tokens(client: httpx.AsyncClient, setti
     secret = settings.secret_key.get_secret_value()
     past = utcnow() - timedelta(minutes=5)
     expired = jwt.encode(
-        {"sub": user_id, "exp": past, "iat": past - timedelta(minutes=15), "jti": "x", "typ": "access"},
+        {
+            "sub": user_id,
+            "fid": "fam_x",
+            "exp": past,
+            "iat": past - timedelta(minutes=15),
+            "jti": "x",
+            "typ": "access",
+        },
         secret,
         algorithm="HS256",
     )
@@ -194,13 +202,18 @@ async def test_expired_and_forged_access_tokens(client: httpx.AsyncClient, setti
     assert_problem(missing, 401, "unauthorized")
 
 
-async def test_a_deactivated_user_is_locked_out(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_a_deactivated_user_is_locked_out(
+    client: httpx.AsyncClient, settings: Settings, auth_clock: FakeClock
+) -> None:
     await register(client, "gone@example.com")
     tokens = (await login(client, "gone@example.com")).json()
     key = (
         await client.post("/v1/api-keys", headers=bearer(tokens["access_token"]), json={"name": "k"})
     ).json()
+    assert (await client.get("/v1/me", headers={"X-API-Key": key["key"]})).status_code == 200
     await deactivate(settings, "gone@example.com")
+    # Changed behind the API's back: noticed once the checked credentials leave the cache.
+    auth_clock.advance(settings.auth_cache_seconds)
     assert_problem(await client.get("/v1/me", headers=bearer(tokens["access_token"])), 401, "unauthorized")
     assert_problem(await client.get("/v1/me", headers={"X-API-Key": key["key"]}), 401, "unauthorized")
     assert_problem(await refresh(client, tokens["refresh_token"]), 401, "unauthorized")

@@ -47,20 +47,24 @@ def test_weaker_hashes_need_a_rehash() -> None:
 
 
 def test_access_tokens_carry_the_expected_claims(settings: Settings) -> None:
-    token, ttl = issue_access_token(settings, "usr_1")
+    token, ttl = issue_access_token(settings, "usr_1", "fam_1")
     assert ttl == settings.access_token_ttl_seconds
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     claims = decode_access_token(settings, token)
     assert claims["sub"] == "usr_1" and claims["typ"] == "access"
+    assert claims["fid"] == "fam_1", "the login it belongs to, so revoking the login stops it"
     assert claims["exp"] - claims["iat"] == ttl
     assert claims["jti"].startswith("jti_")
-    assert decode_access_token(settings, issue_access_token(settings, "usr_1")[0])["jti"] != claims["jti"]
+    again = issue_access_token(settings, "usr_1", "fam_1")[0]
+    assert decode_access_token(settings, again)["jti"] != claims["jti"]
 
 
 def test_expired_access_tokens_are_told_apart(settings: Settings) -> None:
     past = utcnow() - timedelta(seconds=1)
     secret = settings.secret_key.get_secret_value()
-    expired = jwt.encode({"sub": "usr_1", "exp": past, "typ": "access"}, secret, algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "usr_1", "fid": "fam_1", "exp": past, "typ": "access"}, secret, algorithm="HS256"
+    )
     with pytest.raises(TokenExpired):
         decode_access_token(settings, expired)
 
@@ -88,6 +92,13 @@ def test_expired_access_tokens_are_told_apart(settings: Settings) -> None:
             id="alg-none",
         ),
         pytest.param(lambda s, exp: "not.a.jwt", id="garbage"),
+        pytest.param(
+            # Valid in every other way, but names no login: it could never be revoked.
+            lambda s, exp: jwt.encode(
+                {"sub": "u", "exp": exp, "typ": "access"}, s.secret_key.get_secret_value()
+            ),
+            id="no-fid",
+        ),
     ],
 )
 def test_other_tokens_are_refused(settings: Settings, make) -> None:  # type: ignore[no-untyped-def]

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
 from kadr.accounts.security import decode_access_token, hash_secret, verify_password
+from kadr.accounts.principal import PERSON_SCOPES, Principal
 from kadr.accounts.service import (
     API_KEY_TOUCH_INTERVAL,
-    LOGIN_FAILURE_LIMIT,
     AccountService,
     create_user,
     get_or_create_local_user,
-    new_login_throttle,
 )
+from kadr.accounts.throttle import LOGIN_FAILURE_LIMIT, LoginThrottle
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import (
@@ -31,16 +31,20 @@ from kadr.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from kadr.core.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a-long-enough-password"
 
 
-async def _login(service: AccountService, email: str, throttle: RateLimiter | None = None) -> str:
+async def _login(service: AccountService, email: str, throttle: LoginThrottle | None = None) -> str:
     """Log in and return the refresh token."""
-    tokens = await service.login(email, PASSWORD, "10.0.0.1", "pytest", throttle or new_login_throttle())
+    tokens = await service.login(email, PASSWORD, "10.0.0.1", "pytest", throttle or LoginThrottle())
     return tokens.refresh_token
+
+
+def person(user: User) -> Principal:
+    """The user's own session, as authenticate would return it for an access token."""
+    return Principal({"id": user.id}, PERSON_SCOPES, family_id="fam_test")
 
 
 async def _family(session: AsyncSession, token: str) -> list[tuple[str, bool, bool]]:
@@ -90,7 +94,7 @@ async def test_registration_follows_the_setting(session: AsyncSession, settings:
 async def test_login_issues_tokens_and_stores_only_a_hash(session: AsyncSession, settings: Settings) -> None:
     user = await create_user(session, "tok@example.com", PASSWORD)
     service = AccountService(session, settings)
-    tokens = await service.login("Tok@Example.com", PASSWORD, "10.0.0.1", "pytest/1", new_login_throttle())
+    tokens = await service.login("Tok@Example.com", PASSWORD, "10.0.0.1", "pytest/1", LoginThrottle())
     assert decode_access_token(settings, tokens.access_token)["sub"] == user.id
     assert tokens.expires_in == settings.access_token_ttl_seconds
     row = (await session.execute(select(RefreshToken).where(RefreshToken.user_id == user.id))).scalar_one()
@@ -116,7 +120,7 @@ async def test_failed_logins_are_counted_per_email_and_client(
     session: AsyncSession, settings: Settings
 ) -> None:
     await create_user(session, "count@example.com", PASSWORD)
-    service, throttle = AccountService(session, settings), new_login_throttle()
+    service, throttle = AccountService(session, settings), LoginThrottle()
     for _ in range(LOGIN_FAILURE_LIMIT):
         with pytest.raises(InvalidCredentials):
             await service.login("count@example.com", "wrong-password", "10.0.0.1", None, throttle)
@@ -187,11 +191,11 @@ async def test_logout_revokes_the_family(session: AsyncSession, settings: Settin
 async def test_authenticate_access_tokens(session: AsyncSession, settings: Settings) -> None:
     user = await create_user(session, "auth@example.com", PASSWORD)
     service = AccountService(session, settings)
-    tokens = await service.login("auth@example.com", PASSWORD, "10.0.0.1", None, new_login_throttle())
-    assert (await service.authenticate(tokens.access_token)).id == user.id
+    tokens = await service.login("auth@example.com", PASSWORD, "10.0.0.1", None, LoginThrottle())
+    assert (await service.authenticate(tokens.access_token)).user_id == user.id
     stale = AccountService(session, settings.model_copy(update={"access_token_ttl_seconds": -1}))
     expired = (
-        await stale.login("auth@example.com", PASSWORD, "10.0.0.1", None, new_login_throttle())
+        await stale.login("auth@example.com", PASSWORD, "10.0.0.1", None, LoginThrottle())
     ).access_token
     with pytest.raises(TokenExpired):
         await service.authenticate(expired)
@@ -205,19 +209,21 @@ async def test_authenticate_access_tokens(session: AsyncSession, settings: Setti
 async def test_api_keys_touch_last_used_at_sparingly(session: AsyncSession, settings: Settings) -> None:
     user = await create_user(session, "keys@example.com", PASSWORD)
     service = AccountService(session, settings)
-    key, secret = await service.create_api_key(user.id, "  deploy  ")
+    key, secret = await service.create_api_key(person(user), "  deploy  ", None)
     assert key.name == "deploy" and key.key_hash == hash_secret(secret) and secret.startswith(key.prefix)
 
-    async def last_used() -> object:
-        return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key.id))
+    key_id = key.id
 
-    assert (await service.authenticate(secret)).id == user.id
+    async def last_used() -> object:
+        return await session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id))
+
+    assert (await service.authenticate(secret)).user_id == user.id
     first_use = await last_used()
     assert first_use is not None
     await service.authenticate(secret)
     assert await last_used() == first_use  # within the interval: no write
     earlier = utcnow() - API_KEY_TOUCH_INTERVAL - timedelta(seconds=1)
-    await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=earlier))
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=earlier))
     await session.commit()
     session.expire_all()
     await service.authenticate(secret)
@@ -228,7 +234,7 @@ async def test_api_keys_are_scoped_to_their_owner(session: AsyncSession, setting
     owner = await create_user(session, "owner@example.com", PASSWORD)
     other = await create_user(session, "nosy@example.com", PASSWORD)
     service = AccountService(session, settings)
-    key, secret = await service.create_api_key(owner.id, "mine")
+    key, secret = await service.create_api_key(person(owner), "mine", None)
     assert (await service.list_api_keys(other.id, 50, 0)) == ([], 0)
     with pytest.raises(NotFound):
         await service.revoke_api_key(other.id, key.id)
@@ -247,5 +253,5 @@ async def test_the_local_user_exists_once_and_cannot_log_in(
     assert await get_or_create_local_user(session, "local@kadr.invalid") == first
     with pytest.raises(InvalidCredentials):
         await AccountService(session, settings).login(
-            "local@kadr.invalid", "!", "10.0.0.1", None, new_login_throttle()
+            "local@kadr.invalid", "!", "10.0.0.1", None, LoginThrottle()
         )

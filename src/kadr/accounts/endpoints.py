@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from kadr.accounts.dependencies import CurrentUser, LoginThrottle
+from kadr.accounts.dependencies import AccountServiceDep, Admin, CurrentUser, LoginThrottleDep
 from kadr.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -17,8 +17,8 @@ from kadr.accounts.schemas import (
     TokenPair,
     UserOut,
 )
-from kadr.accounts.service import AccountService, IssuedTokens
-from kadr.core.deps import SessionDep, SettingsDep
+from kadr.accounts.service import IssuedTokens
+from kadr.core.forwarded import ClientAddress
 from kadr.core.http import Page
 from kadr.core.schemas import Paginated
 
@@ -39,9 +39,9 @@ def _token_pair(tokens: IssuedTokens, response: Response) -> TokenPair:
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
+async def register(body: RegisterIn, service: AccountServiceDep) -> UserOut:
     """Create an account (403 when registration is closed, 409 when the email is taken)."""
-    user = await AccountService(session, settings).register(body.email, body.password, body.display_name)
+    user = await service.register(body.email, body.password, body.display_name)
     return UserOut.model_validate(user)
 
 
@@ -50,13 +50,15 @@ async def login(
     body: LoginIn,
     request: Request,
     response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
-    throttle: LoginThrottle,
+    service: AccountServiceDep,
+    client: ClientAddress,
+    throttle: LoginThrottleDep,
 ) -> TokenPair:
-    """Exchange email and password for an access token and a refresh token."""
-    client = request.client.host if request.client else "unknown"
-    tokens = await AccountService(session, settings).login(
+    """Exchange email and password for an access token and a refresh token.
+
+    Failed logins are throttled per account and address, per account and per address (429).
+    """
+    tokens = await service.login(
         body.email, body.password, client, request.headers.get("user-agent"), throttle
     )
     return _token_pair(tokens, response)
@@ -64,19 +66,17 @@ async def login(
 
 @router.post("/auth/refresh", response_model=TokenPair)
 async def refresh(
-    body: RefreshIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+    body: RefreshIn, request: Request, response: Response, service: AccountServiceDep
 ) -> TokenPair:
     """Spend a refresh token for new tokens; replaying a spent one revokes its whole login."""
-    tokens = await AccountService(session, settings).refresh(
-        body.refresh_token, request.headers.get("user-agent")
-    )
+    tokens = await service.refresh(body.refresh_token, request.headers.get("user-agent"))
     return _token_pair(tokens, response)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> Response:
-    """Revoke the login (the refresh token's family). Access tokens expire on their own."""
-    await AccountService(session, settings).logout(body.refresh_token)
+async def logout(body: RefreshIn, service: AccountServiceDep) -> Response:
+    """Revoke the login (the refresh token's family) and, within seconds, its access tokens."""
+    await service.logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -87,29 +87,30 @@ async def me(user: CurrentUser) -> UserOut:
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 async def create_api_key(
-    body: ApiKeyIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: ApiKeyIn, response: Response, principal: Admin, service: AccountServiceDep
 ) -> ApiKeyCreated:
-    """Create an API key; the key itself is in this response only."""
-    key, secret = await AccountService(session, settings).create_api_key(user.id, body.name)
+    """Create an API key; the key itself is in this response only.
+
+    Needs a person's session or an `admin` key. Without `scopes` the key is read-only.
+    """
+    key, secret = await service.create_api_key(principal, body.name, body.scopes)
     _no_store(response)
     return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=secret)
 
 
 @router.get("/api-keys", response_model=Paginated[ApiKeyOut])
 async def list_api_keys(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
+    principal: Admin, service: AccountServiceDep, page: Annotated[Page, Depends()]
 ) -> Paginated[ApiKeyOut]:
     """The caller's unrevoked keys, newest first (never the keys themselves)."""
-    keys, total = await AccountService(session, settings).list_api_keys(user.id, page.limit, page.offset)
+    keys, total = await service.list_api_keys(principal.user_id, page.limit, page.offset)
     return Paginated[ApiKeyOut](
         items=[ApiKeyOut.model_validate(k) for k in keys], total=total, limit=page.limit, offset=page.offset
     )
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_api_key(
-    key_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """Revoke one of the caller's keys; any other id is 404."""
-    await AccountService(session, settings).revoke_api_key(user.id, key_id)
+async def revoke_api_key(key_id: str, principal: Admin, service: AccountServiceDep) -> Response:
+    """Revoke one of the caller's keys at once; any other id is 404."""
+    await service.revoke_api_key(principal.user_id, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
+
+#: Every column of `users`, read as plain values by the authentication queries.
+USER_COLUMNS = tuple(User.__table__.columns)
 
 
 class AccountRepository:
@@ -31,6 +35,37 @@ class AccountRepository:
         """`email` must already be normalised (lower-cased), as stored."""
         result = await self.session.execute(select(User).where(User.email == email))
         return result.scalar_one_or_none()
+
+    async def user_with_live_family(self, user_id: str, family_id: str) -> Row[*tuple[Any, ...]] | None:
+        """The user's columns and `live`: whether the login `family_id` of this user still has
+        an unrevoked refresh token. One SELECT, no ORM objects (the hot path of every request
+        on an access token, before the cache)."""
+        live = (
+            exists()
+            .where(
+                RefreshToken.family_id == family_id,
+                RefreshToken.user_id == User.id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .label("live")
+        )
+        result = await self.session.execute(select(*USER_COLUMNS, live).where(User.id == user_id))
+        return result.one_or_none()
+
+    async def user_with_api_key(self, key_hash: str) -> Row[*tuple[Any, ...]] | None:
+        """The owner's columns and the key's id, scopes, last use and revocation. One SELECT."""
+        result = await self.session.execute(
+            select(
+                *USER_COLUMNS,
+                ApiKey.id.label("key_id"),
+                ApiKey.scopes.label("key_scopes"),
+                ApiKey.last_used_at.label("key_last_used_at"),
+                ApiKey.revoked_at.label("key_revoked_at"),
+            )
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.key_hash == key_hash)
+        )
+        return result.one_or_none()
 
     # --- refresh tokens ----------------------------------------------------
 
@@ -83,5 +118,12 @@ class AccountRepository:
         )
         return rows.scalars().all(), int(total or 0)
 
-    async def touch_api_key(self, key_id: str, when: datetime) -> None:
-        await self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+    async def touch_api_key(self, key_id: str, when: datetime, unless_since: datetime) -> None:
+        """Record a use, unless one since `unless_since` is recorded already (another process)."""
+        await self.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_since)
+            )
+            .values(last_used_at=when)
+        )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field
 
+from kadr.accounts.scopes import Scope
 from kadr.accounts.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from kadr.core.schemas import Schema
 
@@ -44,12 +45,19 @@ class UserOut(Schema):
 
 class ApiKeyIn(Schema):
     name: str = Field(min_length=1, max_length=100)
+    scopes: list[Scope] | None = Field(
+        None,
+        min_length=1,
+        description="What the key may do; omitted: every `:read` scope (a read-only key). "
+        "`admin` lets the key do everything, including managing keys.",
+    )
 
 
 class ApiKeyOut(Schema):
     id: str
     name: str
     prefix: str = Field(description="The key's first characters, to tell keys apart")
+    scopes: list[str] = Field(description="What the key may do")
     created_at: datetime
     last_used_at: datetime | None = Field(description="Updated at most once a minute")
 

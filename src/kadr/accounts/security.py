@@ -63,12 +63,17 @@ def password_needs_rehash(password_hash: str) -> bool:
 # --- access tokens ---------------------------------------------------------
 
 
-def issue_access_token(settings: Settings, user_id: str) -> tuple[str, int]:
-    """A signed JWT for `user_id` and its lifetime in seconds."""
+def issue_access_token(settings: Settings, user_id: str, family_id: str) -> tuple[str, int]:
+    """A signed JWT for `user_id` and its lifetime in seconds.
+
+    `fid` names the login (refresh-token family) it came from, so revoking the login (logout,
+    a reused refresh token) also stops its access tokens, not only its refresh tokens.
+    """
     now = utcnow()
     ttl = settings.access_token_ttl_seconds
     claims = {
         "sub": user_id,
+        "fid": family_id,
         "iat": now,
         "exp": now + timedelta(seconds=ttl),
         "jti": new_id("jti"),
@@ -85,7 +90,8 @@ def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
             settings.secret_key.get_secret_value(),
             # A fixed list: never let the token pick its own algorithm ("none", RS/HS confusion).
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "sub"]},
+            # No `fid`, no login to check it against: such a token cannot be revoked, so refuse it.
+            options={"require": ["exp", "sub", "fid"]},
         )
     except jwt.ExpiredSignatureError:
         raise TokenExpired("the access token has expired; refresh it") from None

@@ -6,17 +6,20 @@ The only place in this domain that commits.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
-from kadr.accounts.repository import AccountRepository
+from kadr.accounts.principal import PERSON_SCOPES, Principal, PrincipalCache
+from kadr.accounts.repository import USER_COLUMNS, AccountRepository
+from kadr.accounts.scopes import DEFAULT_KEY_SCOPES, Scope, grants
 from kadr.accounts.security import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -31,23 +34,22 @@ from kadr.accounts.security import (
     password_needs_rehash,
     verify_password,
 )
+from kadr.accounts.throttle import LoginThrottle
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import (
     Conflict,
     Forbidden,
+    InsufficientScope,
     InvalidCredentials,
     NotFound,
-    RateLimited,
     Unauthorized,
     ValidationFailed,
 )
 from kadr.core.ids import new_id
-from kadr.core.ratelimit import RateLimiter
+from kadr.core.logging import get_logger
 
-#: Failed logins allowed per email and client address within the window.
-LOGIN_FAILURE_LIMIT = 10
-LOGIN_FAILURE_WINDOW_SECONDS = 60.0
+log = get_logger(__name__)
 #: `last_used_at` is informational: writing it on every request would make each API call a write.
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 #: The API validates emails strictly (pydantic EmailStr); the CLI only needs a plausible shape,
@@ -58,11 +60,6 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 def normalise_email(email: str) -> str:
     """The stored form of an address: trimmed and lower-cased, so lookups are case-blind."""
     return email.strip().lower()
-
-
-def new_login_throttle() -> RateLimiter:
-    """A counter of failed logins per `email|client` (one per API process)."""
-    return RateLimiter(limit=LOGIN_FAILURE_LIMIT, window_seconds=LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -132,10 +129,14 @@ async def get_or_create_local_user(session: AsyncSession, email: str) -> str:
 class AccountService:
     """The accounts domain's operations over one session."""
 
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, cache: PrincipalCache | None = None
+    ) -> None:
         self.session = session
         self.settings = settings
         self.accounts = AccountRepository(session)
+        #: The process's authentication cache: read by `authenticate`, purged on revocations.
+        self.cache = cache
 
     # --- users and sessions ------------------------------------------------
 
@@ -145,30 +146,26 @@ class AccountService:
         return await create_user(self.session, email, password, display_name)
 
     async def login(
-        self, email: str, password: str, client: str, user_agent: str | None, throttle: RateLimiter
+        self, email: str, password: str, client: str, user_agent: str | None, throttle: LoginThrottle
     ) -> IssuedTokens:
         """Tokens for valid credentials. Every failure looks the same, whatever its cause."""
         address = normalise_email(email)
-        throttle_key = f"{address}|{client}"
-        wait = throttle.retry_after(throttle_key)
-        if wait > 0:
-            raise RateLimited(
-                "too many failed logins; wait before trying again", retry_after=max(1, math.ceil(wait))
-            )
+        throttle.check(address, client)
         user = await self.accounts.user_by_email(address)
         stored_hash = user.password_hash if user is not None else None
         # Run argon2 even for unknown emails, so response time does not reveal who has an account.
         valid = await asyncio.to_thread(verify_password, stored_hash, password)
         if user is None or not valid or not user.is_active:
-            throttle.hit(throttle_key)
+            throttle.failed(address, client)
             raise InvalidCredentials("the email or the password is wrong")
-        throttle.reset(throttle_key)
+        throttle.succeeded(address, client)
         if password_needs_rehash(user.password_hash):
             # The only moment the clear password is at hand to upgrade the hash's parameters.
             user.password_hash = await asyncio.to_thread(hash_password, password)
-        refresh = self._add_refresh_token(user.id, new_id("fam"), user_agent)
+        family_id = new_id("fam")
+        refresh = self._add_refresh_token(user.id, family_id, user_agent)
         await self.session.commit()
-        access, ttl = issue_access_token(self.settings, user.id)
+        access, ttl = issue_access_token(self.settings, user.id, family_id)
         return IssuedTokens(access_token=access, expires_in=ttl, refresh_token=refresh)
 
     def _add_refresh_token(self, user_id: str, family_id: str, user_agent: str | None) -> str:
@@ -202,6 +199,7 @@ class AccountService:
         if stored.used_at is not None or not await self.accounts.mark_refresh_token_used(stored.id, now):
             await self.accounts.revoke_refresh_family(stored.user_id, stored.family_id, now)
             await self.session.commit()
+            self._forget(family_id=stored.family_id)
             raise Unauthorized("this refresh token was already used; every session of this login is revoked")
         if stored.expires_at <= now:
             raise Unauthorized("the refresh token has expired; log in again")
@@ -210,7 +208,7 @@ class AccountService:
             raise Unauthorized("the account is disabled")
         fresh = self._add_refresh_token(user.id, stored.family_id, user_agent)
         await self.session.commit()
-        access, ttl = issue_access_token(self.settings, user.id)
+        access, ttl = issue_access_token(self.settings, user.id, stored.family_id)
         return IssuedTokens(access_token=access, expires_in=ttl, refresh_token=fresh)
 
     async def logout(self, token: str) -> None:
@@ -220,37 +218,112 @@ class AccountService:
         if stored is not None:
             await self.accounts.revoke_refresh_family(stored.user_id, stored.family_id, utcnow())
             await self.session.commit()
+            self._forget(family_id=stored.family_id)
 
-    async def authenticate(self, credential: str) -> User:
-        """The active user behind an access token or an API key. No argon2 here: one indexed
-        lookup (sha256 for keys, signature check for JWTs) and a primary-key read."""
-        if is_api_key(credential):
-            key = await self.accounts.api_key_by_hash(hash_secret(credential))
-            if key is None or key.revoked_at is not None:
-                raise Unauthorized("the API key is not valid")
-            now = utcnow()
-            if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
-                await self.accounts.touch_api_key(key.id, now)
-            user_id = key.user_id
-        else:
-            user_id = str(decode_access_token(self.settings, credential)["sub"])
-        user = await self.accounts.user(user_id)
-        if user is None or not user.is_active:
+    def _forget(self, **what: str) -> None:
+        if self.cache is not None:
+            self.cache.forget(**what)
+
+    async def authenticate(self, credential: str) -> Principal:
+        """The active user behind an access token or an API key, and what the credential may do.
+
+        Read-only and cheap, because every request pays it. Within `auth_cache_seconds` of the
+        last check of this credential in this process: a sha256 and a dict lookup, no SQL. Otherwise
+        one SELECT (the user and whether its login is still live; or the API key joined to its
+        owner), and the read transaction it opened is ended (it wrote nothing): on SQLite an
+        IMMEDIATE transaction holds the write lock, and the request (an upload, an event stream)
+        may last. An API key's `last_used_at` is written at most once a minute (`_touch`).
+        """
+        digest = hash_secret(credential)
+        cached = self.cache.get(digest) if self.cache is not None else None
+        if cached is not None and not self._touch_due(cached):
+            return cached
+        opened = not self.session.in_transaction()
+        try:
+            if is_api_key(credential):
+                principal = await self._api_key_principal(digest)
+            else:
+                principal = await self._access_token_principal(credential)
+        finally:
+            if opened and self.session.in_transaction():
+                # Nothing was written: this COMMIT only ends the read (a ROLLBACK would do the
+                # same but expire every object the session holds).
+                await self.session.commit()
+        if self._touch_due(principal) and principal.api_key_id is not None:
+            principal = await self._touch(principal)
+        if self.cache is not None:
+            self.cache.put(digest, principal)
+        return principal
+
+    async def _access_token_principal(self, token: str) -> Principal:
+        claims = decode_access_token(self.settings, token)
+        family_id = str(claims["fid"])
+        row = await self.accounts.user_with_live_family(str(claims["sub"]), family_id)
+        if row is None or not row.is_active:
             raise Unauthorized("the account is disabled or gone")
-        # End the transaction now: on SQLite it holds the write lock until closed, and a long
-        # request (an upload) must not keep other writers waiting.
-        await self.session.commit()
-        return user
+        if not row.live:
+            raise Unauthorized("this login was revoked (logged out, or its refresh token was reused)")
+        return Principal(
+            _user_fields(row), PERSON_SCOPES, family_id=family_id, expires_at=float(claims["exp"])
+        )
+
+    async def _api_key_principal(self, key_hash: str) -> Principal:
+        row = await self.accounts.user_with_api_key(key_hash)
+        if row is None or row.key_revoked_at is not None:
+            raise Unauthorized("the API key is not valid")
+        if not row.is_active:
+            raise Unauthorized("the account is disabled or gone")
+        return Principal(
+            _user_fields(row),
+            frozenset(row.key_scopes or ()),
+            api_key_id=row.key_id,
+            api_key_last_used_at=row.key_last_used_at,
+        )
+
+    @staticmethod
+    def _touch_due(principal: Principal) -> bool:
+        if principal.api_key_id is None:
+            return False
+        last = principal.api_key_last_used_at
+        return last is None or utcnow() - last >= API_KEY_TOUCH_INTERVAL
+
+    async def _touch(self, principal: Principal) -> Principal:
+        """Record the key's use in a transaction of its own: one guarded UPDATE, then commit.
+
+        Informational, so a busy database does not fail the request: the next minute tries again.
+        """
+        assert principal.api_key_id is not None
+        now = utcnow()
+        try:
+            await self.accounts.touch_api_key(principal.api_key_id, now, now - API_KEY_TOUCH_INTERVAL)
+            await self.session.commit()
+        except OperationalError as exc:
+            await self.session.rollback()
+            log.warning(
+                "could not record an API key's use", key_id=principal.api_key_id, error=str(exc)[:200]
+            )
+        return principal.touched(now)
 
     # --- API keys ----------------------------------------------------------
 
-    async def create_api_key(self, user_id: str, name: str) -> tuple[ApiKey, str]:
-        """A new key row and the key itself, which is shown to its owner this once."""
+    async def create_api_key(
+        self, creator: Principal, name: str, scopes: Sequence[Scope] | None
+    ) -> tuple[ApiKey, str]:
+        """A new key row and the key itself, which is shown to its owner this once.
+
+        No `scopes` means read-only (scopes.DEFAULT_KEY_SCOPES). A key can never hold a scope
+        its creator lacks (only `admin` keys and people create keys at all).
+        """
+        wanted = sorted({Scope(s) for s in (scopes if scopes is not None else DEFAULT_KEY_SCOPES)})
+        for scope in wanted:
+            if not grants(creator.scopes, scope):
+                raise InsufficientScope.for_scope(scope.value)
         secret = new_api_key()
         key = ApiKey(
             id=new_id("key"),
-            user_id=user_id,
+            user_id=creator.user_id,
             name=name.strip(),
+            scopes=[s.value for s in wanted],
             prefix=api_key_display_prefix(secret),
             key_hash=hash_secret(secret),
             created_at=utcnow(),
@@ -269,3 +342,10 @@ class AccountService:
             raise NotFound(f"no API key {key_id}")
         key.revoked_at = utcnow()
         await self.session.commit()
+        self._forget(api_key_id=key.id)
+
+
+def _user_fields(row: Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    """The `users` columns of an authentication row, by attribute name."""
+    mapping = row._mapping
+    return {column.key: mapping[column] for column in USER_COLUMNS}

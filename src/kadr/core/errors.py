@@ -60,6 +60,21 @@ class Forbidden(KadrError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """The credential is valid but its scopes do not cover the operation (RFC 6750 §3.1)."""
+
+    slug, title = "insufficient-scope", "Insufficient scope"
+
+    @classmethod
+    def for_scope(cls, scope: str) -> InsufficientScope:
+        error = cls(f"this API key lacks the `{scope}` scope", required_scope=scope)
+        error.headers = {
+            **getattr(error, "headers", {}),
+            "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"',
+        }
+        return error
+
+
 class NotFound(KadrError):
     status, slug, title = 404, "not-found", "Not found"
 

@@ -8,11 +8,13 @@ from collections import defaultdict, deque
 
 
 class RateLimiter:
-    """At most `limit` events per `window_seconds` per key."""
+    """At most `limit` events per `window_seconds` per key; at most `max_keys` keys remembered
+    (beyond that the key that first appeared longest ago is forgotten, so memory stays bounded)."""
 
-    def __init__(self, limit: int, window_seconds: float) -> None:
+    def __init__(self, limit: int, window_seconds: float, max_keys: int | None = None) -> None:
         self.limit = limit
         self.window = window_seconds
+        self.max_keys = max_keys
         self._events: defaultdict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -41,6 +43,9 @@ class RateLimiter:
         with self._lock:
             now = time.monotonic()
             self._trim(key, now)
+            if self.max_keys is not None and key not in self._events:
+                while len(self._events) >= self.max_keys:
+                    del self._events[next(iter(self._events))]  # insertion order: oldest first
             self._events[key].append(now)
 
     def __len__(self) -> int:
