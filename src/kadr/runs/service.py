@@ -19,7 +19,7 @@ from kadr.core.ids import new_id
 from kadr.core.signing import sign
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
-from kadr.notifications.service import emit
+from kadr.notifications.outbox import emit
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -42,6 +42,7 @@ from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, vers
 from kadr.runs.repository import RunRepository
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
+from kadr.videos.service import on_video_delete
 
 DOWNLOAD_LINK_SECONDS = 3600
 RUN_JOB_KIND = "run.process"
@@ -465,3 +466,9 @@ class RunService:
 
     async def run_counts_by_status(self) -> list[tuple[str, int]]:
         return await self.runs.counts_by_status()
+
+
+@on_video_delete
+async def _detach_runs(session: AsyncSession, settings: Settings, owner_id: str, video_id: str) -> list[str]:
+    """A deleted video takes its runs along (cancelled first); their unused objects go after the commit."""
+    return await RunService(session, settings).detach_video(owner_id, video_id)
