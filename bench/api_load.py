@@ -1,17 +1,22 @@
-"""Benchmark: the HTTP API under concurrent clients, beside a bare FastAPI endpoint.
+"""Benchmark: the HTTP API under concurrent clients, beside a bare FastAPI endpoint and a floor.
 
-A real `kadr up` (uvicorn, one process, started exactly as the CLI starts it) and, in a second
-OS process, a bare FastAPI app with one `GET /bare` JSON endpoint served by uvicorn with the
-same settings. N concurrent asyncio + httpx clients load each for a fixed time after a warm-up;
-kadr and the bare app are measured one after the other in the same run, and the ratio
-kadr / bare is the figure. Scenarios:
+A real `kadr up` (uvicorn, one process, started exactly as the CLI starts it) and, in other
+OS processes on the same uvicorn settings, a bare FastAPI app with one `GET /bare` JSON endpoint
+and a *floor*: a plain ASGI app, no framework, whose `GET /floor` runs the SELECT kadr runs for
+a poll (the run joined to its components) with the same driver (aiosqlite on kadr's SQLite file,
+asyncpg on its PostgreSQL database) and answers the rows as JSON. N concurrent asyncio + httpx
+clients load each for a fixed time after a warm-up, in alternating slices; the ratios kadr / bare
+and kadr / floor are the figures. Scenarios:
 - poll:  every request is an authenticated `GET /v1/runs/{id}` of a finished run;
 - mixed: 90% that poll, 10% `POST /v1/runs` for the same video and profile (answered from
-  the cache, 201, once the first run has succeeded).
+  the cache, 201, once the first run has succeeded);
+- processing: the poll while runs of the sample process in kadr's worker meanwhile (one after
+  another, cache off), so the worker writes progress while the clients read.
 Stacks: embedded (SQLite, in-process broker and worker) and postgres (the same `kadr up` on a
 throwaway database of the local PostgreSQL).
 
     .venv/bin/python bench/api_load.py [--stacks embedded postgres] [--concurrency 32] [--seconds 10]
+    .venv/bin/python bench/api_load.py --quick    # a few seconds per scenario: does it work?
 
 Prints a table and writes bench/results/api_load.json.
 """
@@ -28,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -76,12 +82,12 @@ def serve_bare(port: int) -> None:
 
 
 @contextmanager
-def bare_server(log: Path) -> Iterator[tuple[str, int]]:
-    """(base URL, pid) of the bare app; its process group is terminated on exit."""
+def bare_server(log: Path, role: str = "bare", *args: str) -> Iterator[tuple[str, int]]:
+    """(base URL, pid) of the bare app (or the floor, `role`); its process group is terminated on exit."""
     port = free_port()
     with log.open("ab") as handle:
         popen = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(port)],
+            [sys.executable, str(Path(__file__).resolve()), f"--serve-{role}", str(port), *args],
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -91,14 +97,14 @@ def bare_server(log: Path) -> Iterator[tuple[str, int]]:
         deadline = time.monotonic() + 30
         while True:
             if popen.poll() is not None:
-                raise SystemExit(f"bare app exited with {popen.returncode}:\n{log.read_text()[-3000:]}")
+                raise SystemExit(f"{role} app exited with {popen.returncode}:\n{log.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{base_url}/bare", timeout=1).status_code == 200:
+                if httpx.get(f"{base_url}/{role}", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit(f"bare app did not start:\n{log.read_text()[-3000:]}")
+                raise SystemExit(f"{role} app did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
         yield base_url, popen.pid
     finally:
@@ -109,6 +115,68 @@ def bare_server(log: Path) -> Iterator[tuple[str, int]]:
             except subprocess.TimeoutExpired:
                 os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait(timeout=10)
+
+
+# --- the floor: the same SELECT with the same driver, no framework ------------------------
+
+_STATUS_COLUMNS = (
+    "r.id, r.video_id, r.profile_name, r.status, r.progress, r.error, r.config_hash, r.config, "
+    "r.versions, r.cached_from_run_id, r.job_id, r.created_at, r.started_at, r.finished_at, "
+    "c.name, c.status, c.progress, c.message, c.attempts, c.device, c.summary, c.error, "
+    "c.started_at, c.finished_at, c.duration_seconds"
+)
+FLOOR_SQL = (
+    f"SELECT {_STATUS_COLUMNS} FROM runs AS r LEFT OUTER JOIN run_components AS c ON c.run_id = r.id "
+    "WHERE r.id = {id} AND r.owner_id = {owner} ORDER BY c.position"
+)
+
+
+def serve_floor(port: int, database_url: str, run_id: str, owner_id: str) -> None:
+    """A plain ASGI app on uvicorn: `GET /floor` is the poll's SELECT, its rows as JSON."""
+    import json
+
+    import uvicorn
+
+    state: dict[str, Any] = {}
+    sqlite = database_url.startswith("sqlite")
+
+    async def startup() -> None:
+        if sqlite:
+            import aiosqlite
+
+            path = database_url.split("///", 1)[1]
+            state["db"] = await aiosqlite.connect(path, isolation_level=None)
+            await state["db"].execute("PRAGMA busy_timeout=30000")
+            state["sql"] = FLOOR_SQL.format(id="?", owner="?")
+        else:
+            import asyncpg
+
+            dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+            state["db"] = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+            state["sql"] = FLOOR_SQL.format(id="$1", owner="$2")
+
+    async def query() -> list[Any]:
+        if sqlite:
+            rows = await state["db"].execute_fetchall(state["sql"], (run_id, owner_id))
+            return [list(row) for row in rows]
+        return [list(row.values()) for row in await state["db"].fetch(state["sql"], run_id, owner_id)]
+
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await startup()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = json.dumps(await query(), default=str).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
 
 
 # --- the load generator ------------------------------------------------------------------
@@ -263,12 +331,13 @@ async def _measure(targets: list[Target], seconds: float, concurrency: int, seed
 
 
 def _ratio(kadr: dict[str, Any], bare: dict[str, Any]) -> dict[str, float]:
+    """kadr / `bare` (the bare app or the floor)."""
     return {
         "rps": round(kadr["rps"] / bare["rps"], 3),
         "p50": round(kadr["p50_ms"] / bare["p50_ms"], 2),
         "p99": round(kadr["p99_ms"] / bare["p99_ms"], 2),
         "server_cpu_per_request": round(
-            kadr["server_cpu_ms_per_request"] / bare["server_cpu_ms_per_request"], 1
+            kadr["server_cpu_ms_per_request"] / max(1e-6, bare["server_cpu_ms_per_request"]), 1
         ),
     }
 
@@ -305,8 +374,53 @@ async def _prepare(base_url: str) -> tuple[dict[str, str], dict[str, Any], dict[
     return headers, run, {"video_id": video["id"], **setup}
 
 
+def _owner_of(headers: dict[str, str]) -> str:
+    """The user id in the bearer token (its `sub`), for the floor's query."""
+    import base64
+    import json
+
+    payload = headers["Authorization"].split()[1].split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sub"])
+
+
+@contextmanager
+def _processing(base_url: str, headers: dict[str, str], video_id: str) -> Iterator[dict[str, int]]:
+    """Runs of the sample processing in kadr's worker, one after another, for the block's length."""
+    counts = {"started": 0, "finished": 0}
+    stop = threading.Event()
+
+    def keep_processing() -> None:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
+            while not stop.is_set():
+                body = {"video_id": video_id, "profile": PROFILE, "use_cache": False}
+                run = client.post("/v1/runs", json=body).json()
+                counts["started"] += 1
+                while not stop.is_set():
+                    if client.get(f"/v1/runs/{run['id']}").json()["status"] in ("succeeded", "failed"):
+                        counts["finished"] += 1
+                        break
+                    stop.wait(0.5)
+
+    thread = threading.Thread(target=keep_processing, daemon=True)
+    thread.start()
+    time.sleep(1.0)  # the first run is past its start
+    try:
+        yield counts
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
 async def bench_stack(
-    kadr_url: str, kadr_pid: int, bare_url: str, bare_pid: int, seconds: float, concurrency: int
+    kadr_url: str,
+    kadr_pid: int,
+    bare_url: str,
+    bare_pid: int,
+    database_url: str,
+    seconds: float,
+    concurrency: int,
+    log: Path,
 ) -> dict[str, Any]:
     headers, run, setup = await _prepare(kadr_url)
     poll: Request = ("get", "GET", f"/v1/runs/{run['id']}", None)
@@ -317,6 +431,7 @@ async def bench_stack(
         {"video_id": setup["video_id"], "profile": PROFILE, "use_cache": True},
     )
     bare: Request = ("bare", "GET", "/bare", None)
+    floor: Request = ("floor", "GET", "/floor", None)
 
     def polls(_rng: random.Random) -> Request:
         return poll
@@ -327,13 +442,29 @@ async def bench_stack(
     def bares(_rng: random.Random) -> Request:
         return bare
 
+    def floors(_rng: random.Random) -> Request:
+        return floor
+
     scenarios: dict[str, Any] = {}
-    for seed, (name, pick) in enumerate([("poll", polls), ("mixed", mixed)]):
-        kadr = Target("kadr", kadr_url, kadr_pid, headers, pick)
-        baseline = Target("bare", bare_url, bare_pid, {}, bares)
-        await _measure([kadr, baseline], seconds, concurrency, 100 * seed)
-        scenarios[name] = {"kadr": kadr.result(), "bare": baseline.result()}
-        scenarios[name]["ratio"] = _ratio(scenarios[name]["kadr"], scenarios[name]["bare"])
+    floor_args = (database_url, run["id"], _owner_of(headers))
+    with bare_server(log.with_name("floor.log"), "floor", *floor_args) as (floor_url, floor_pid):
+        for seed, name in enumerate(["poll", "mixed", "processing"]):
+            kadr = Target("kadr", kadr_url, kadr_pid, headers, mixed if name == "mixed" else polls)
+            targets = [kadr, Target("bare", bare_url, bare_pid, {}, bares)]
+            if name != "mixed":
+                targets.append(Target("floor", floor_url, floor_pid, {}, floors))
+            if name == "processing":
+                with _processing(kadr_url, headers, setup["video_id"]) as counts:
+                    await _measure(targets, seconds, concurrency, 100 * seed)
+            else:
+                await _measure(targets, seconds, concurrency, 100 * seed)
+            scenario = {t.name: t.result() for t in targets}
+            scenario["ratio"] = _ratio(scenario["kadr"], scenario["bare"])
+            if "floor" in scenario:
+                scenario["ratio_to_floor"] = _ratio(scenario["kadr"], scenario["floor"])
+            if name == "processing":
+                scenario["runs_meanwhile"] = dict(counts)
+            scenarios[name] = scenario
     return {"setup": setup, "scenarios": scenarios}
 
 
@@ -353,10 +484,21 @@ def _database(stack: str) -> Iterator[dict[str, str]]:
 def run_stack(stack: str, bare_url: str, bare_pid: int, seconds: float, concurrency: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, _database(stack) as settings:
         log = Path(tmp) / "kadr.log"
-        with kadr_up(Path(tmp) / "var", log, log_level="WARNING", **settings) as (base_url, process):
+        data_dir = Path(tmp) / "var"
+        database_url = settings.get("database_url") or f"sqlite:///{data_dir / 'kadr.db'}"
+        with kadr_up(data_dir, log, log_level="WARNING", **settings) as (base_url, process):
             try:
                 return asyncio.run(
-                    bench_stack(base_url, process.popen.pid, bare_url, bare_pid, seconds, concurrency)
+                    bench_stack(
+                        base_url,
+                        process.popen.pid,
+                        bare_url,
+                        bare_pid,
+                        database_url,
+                        seconds,
+                        concurrency,
+                        log,
+                    )
                 )
             except AssertionError:
                 print(process.output(), file=sys.stderr)
@@ -375,7 +517,9 @@ def print_table(results: dict[str, Any]) -> None:
     print("-" * len(head))
     for stack, result in results.items():
         for name, scenario in result["scenarios"].items():
-            for target in ("kadr", "bare"):
+            for target in ("kadr", "bare", "floor"):
+                if target not in scenario:
+                    continue
                 r = scenario[target]
                 share = r["cpu_share"]
                 print(
@@ -383,12 +527,15 @@ def print_table(results: dict[str, Any]) -> None:
                     f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['server_cpu_ms_per_request']:>14.3f}  "
                     f"{share['server']:>6.2f}{share['loadgen']:>6.2f}{share['other']:>6.2f}"
                 )
-            ratio = scenario["ratio"]
-            print(
-                f"{'':9} {'':8} {'ratio':6} {'':8} {'':6} {ratio['rps']:>8.3f} "
-                f"{ratio['p50']:>8.2f} {ratio['p99']:>8.2f} "
-                f"{ratio['server_cpu_per_request']:>14.1f}  (kadr / bare)"
-            )
+            for key, label in (("ratio", "bare"), ("ratio_to_floor", "floor")):
+                if key not in scenario:
+                    continue
+                ratio = scenario[key]
+                print(
+                    f"{'':9} {'':8} {'ratio':6} {'':8} {'':6} {ratio['rps']:>8.3f} "
+                    f"{ratio['p50']:>8.2f} {ratio['p99']:>8.2f} "
+                    f"{ratio['server_cpu_per_request']:>14.1f}  (kadr / {label})"
+                )
             kinds = scenario["kadr"].get("by_kind")
             if kinds:
                 for kind, r in kinds.items():
@@ -417,10 +564,15 @@ def _notes(concurrency: int, seconds: float) -> str:
             "mixed: 90% that GET, 10% POST /v1/runs with use_cache true, meant to be answered 201",
             "from the cache (a finished run copied, its manifest written): by_kind.create.statuses",
             "shows the codes they got. bare stays 100% GET /bare.",
-            "embedded: kadr opens every SQLite transaction, reads included, with BEGIN IMMEDIATE",
-            "(core/db.py), so concurrent polls queue on the write lock behind SQLite's busy-handler",
-            "sleeps; that, more than CPU, makes its p99 tail (a trial with deferred BEGIN halved the",
-            "poll p99 but turned most cached creates into 503s).",
+            "floor: a plain ASGI app (no framework) on the same uvicorn whose GET /floor runs the",
+            "poll's SELECT (the run joined to its components) with the same driver on kadr's own",
+            "database (one aiosqlite connection; an asyncpg pool of 10) and answers the rows as JSON:",
+            "what the poll costs with nothing around the query. processing: the poll while runs of",
+            f"the sample ({PROFILE}, cache off) process one after another in kadr's worker",
+            "(runs_meanwhile counts them); the worker's CPU is in kadr's process, so its CPU per",
+            "request there includes the processing and is an upper bound; p50/p99 are the figure.",
+            "embedded: read-only requests begin their SQLite transactions DEFERRED, writers",
+            "IMMEDIATE (core/db.py).",
             f"The machine has {os.cpu_count()} CPUs shared by the load generator and the servers,",
             "nothing pinned: the load generator takes about a CPU (cpu_share.loadgen), so the bare",
             "figures are bounded by the client more than by the server and the rps ratio understates",
@@ -442,11 +594,21 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=10.0, help="measured seconds per scenario and target"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 s per scenario and target, 8 clients: a check that it works"
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", nargs=4, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
+    if args.serve_floor:
+        port, database_url, run_id, owner_id = args.serve_floor
+        serve_floor(int(port), database_url, run_id, owner_id)
+        return
+    if args.quick:
+        args.seconds, args.concurrency = 4.0, 8
     # SIGTERM unwinds like Ctrl-C, so the servers' process groups are terminated either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()

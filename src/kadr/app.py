@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import kadr
 from kadr.config import Settings, get_settings
 from kadr.core.db import dispose_database, get_database
-from kadr.core.http import document_problems, install_error_handlers
+from kadr.core.http import install_error_handlers
 from kadr.core.logging import configure_logging
-from kadr.core.metrics import HTTP_REQUESTS
+from kadr.core.metrics import MetricsMiddleware
 
 
 def create_app(
@@ -56,17 +55,8 @@ def create_app(
             expose_headers=["Location"],
         )
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        HTTP_REQUESTS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(MetricsMiddleware)
 
-    from kadr.accounts.dependencies import current_user
     from kadr.accounts.endpoints import router as accounts_router
     from kadr.channels.endpoints import router as channels_router
     from kadr.health import router as health_router
@@ -82,5 +72,4 @@ def create_app(
     app.include_router(channels_router, prefix="/v1")
     app.include_router(publications_router, prefix="/v1")
     app.include_router(notifications_router, prefix="/v1")
-    document_problems(app, authenticated_by=(current_user,))
     return app

@@ -17,7 +17,7 @@ from kadr.channels.schemas import (
     WebhookChannelOut,
 )
 from kadr.channels.service import ChannelService
-from kadr.core.deps import SessionDep, SettingsDep
+from kadr.core.deps import SessionDep, SettingsDep, writes
 from kadr.core.http import Page
 from kadr.core.schemas import Paginated
 
@@ -58,6 +58,7 @@ async def connect_youtube(
 
 
 @router.get("/channels/youtube/callback", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
+@writes  # a GET that creates the channel: its transaction takes the write lock up front
 async def youtube_callback(
     response: Response,
     session: SessionDep,

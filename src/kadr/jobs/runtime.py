@@ -1,5 +1,4 @@
-"""A process's background roles: the broker connection, the worker threads, the scheduler
-(which runs the duties the packages register in `jobs.duties`).
+"""A process's background roles: the broker connection, the worker threads, the scheduler.
 
 `kadr up` runs all of them next to the API; `kadr worker` and `kadr scheduler`
 run one each. The same code serves both modes: only the broker URL differs.
@@ -17,8 +16,6 @@ import dramatiq
 from kadr.config import Settings
 from kadr.core.logging import get_logger
 from kadr.jobs import broker
-from kadr.jobs.duties import Scheduler
-from kadr.jobs.reaper import redeliver_lost_jobs
 from kadr.jobs.registry import QUEUES, load_task_modules
 from kadr.jobs.worker import JobExecutor
 
@@ -34,6 +31,8 @@ class Runtime:
 
     @asynccontextmanager
     async def running(self, *, worker: bool, scheduler: bool) -> AsyncIterator[Runtime]:
+        from kadr.scheduler import Scheduler, redeliver_lost_jobs
+
         load_task_modules()
         broker.setup_broker(self.settings.broker_url)
         if self.settings.broker_url.startswith("memory://") and not worker:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import CurrentUser, current_user
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
 from kadr.core.schemas import Paginated
 from kadr.core.signing import verify
-from kadr.runs.schemas import ArtifactOut, ProfileIn, ProfileOut, RunCreate, RunOut
+from kadr.runs.schemas import ArtifactOut, EventsLinkOut, ProfileIn, ProfileOut, RunCreate, RunOut
 from kadr.runs.service import RunService
 
 router = APIRouter(tags=["runs"])
+#: How long a browser's EventSource waits before reconnecting a dropped stream.
+SSE_RETRY_MS = 3000
 
 
 @router.post(
@@ -59,8 +62,50 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-async def get_run(run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RunOut:
-    return RunOut.model_validate(await RunService(session, settings).get(user.id, run_id))
+async def get_run(run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """The run's status and progress with its components (what clients poll)."""
+    run = RunOut.model_validate(await RunService(session, settings).status(user.id, run_id))
+    # Serialised here, once: returned as a model, FastAPI would validate it a second time.
+    return Response(run.model_dump_json(), media_type="application/json")
+
+
+@router.post("/runs/{run_id}/events-link", response_model=EventsLinkOut)
+async def create_events_link(
+    run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> EventsLinkOut:
+    """A short-lived signed URL of the run's event stream, for a browser's EventSource
+    (which cannot send an Authorization header)."""
+    url, expires_in = await RunService(session, settings).events_link(user.id, run_id)
+    return EventsLinkOut(url=url, expires_in=expires_in)
+
+
+@router.get(
+    "/runs/{run_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def run_events(
+    run_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Query(description="A link token from POST …/events-link")] = None,
+) -> StreamingResponse:
+    """Live progress as server-sent events: an `update` event (the run as `GET /v1/runs/{id}`
+    shows it) now and on every change, a comment line as a heartbeat, and an `end` event once
+    the run is finished, after which the stream closes. Authenticate with the usual header,
+    or with `?token=` from `POST /v1/runs/{id}/events-link`."""
+    service = RunService(session, settings)
+    if token is not None:
+        owner_id = service.events_link_owner(token, run_id)
+    else:
+        owner_id = (await current_user(request, session, settings)).id
+    first = await service.open_watch(owner_id, run_id)
+    return StreamingResponse(
+        server_sent_events(service.watch(owner_id, run_id, first)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
@@ -104,8 +149,6 @@ async def download_artifact(
         verify(settings, "download", token, artifact_id)
         artifact = await service.artifact_by_link(artifact_id)
     else:
-        from kadr.accounts.dependencies import current_user
-
         user = await current_user(request, session, settings)
         artifact = await service.artifact(user.id, artifact_id)
     await session.commit()
@@ -119,6 +162,22 @@ async def download_artifact(
             service.download_url(artifact), status_code=status.HTTP_307_TEMPORARY_REDIRECT
         )
     return StreamingResponse(storage.open_read(artifact.storage_key), media_type=artifact.content_type)
+
+
+async def server_sent_events(views: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[str]:
+    """The SSE wire format of RunService.watch: `update` per view, a comment per heartbeat."""
+    yield f"retry: {SSE_RETRY_MS}\n\n"
+    view: dict[str, Any] | None = None
+    number = 0
+    async for item in views:
+        if item is None:
+            yield ": keep-alive\n\n"
+            continue
+        view = item
+        number += 1
+        yield f"id: {number}\nevent: update\ndata: {RunOut.model_validate(view).model_dump_json()}\n\n"
+    if view is not None:
+        yield f'id: {number + 1}\nevent: end\ndata: {{"status": "{view["status"]}"}}\n\n'
 
 
 def _columns(artifact: object) -> dict[str, Any]:

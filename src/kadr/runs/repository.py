@@ -6,10 +6,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import RowMapping, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
+
+#: What a run's status shows (RunOut without its components, and each component's ComponentOut).
+_STATUS_RUN_COLUMNS = tuple(
+    getattr(Run, name)
+    for name in (
+        "id", "video_id", "profile_name", "status", "progress", "error", "config_hash", "config",
+        "versions", "cached_from_run_id", "job_id", "created_at", "started_at", "finished_at",
+    )
+)  # fmt: skip
+_STATUS_COMPONENT_COLUMNS = tuple(
+    getattr(RunComponent, name)
+    for name in (
+        "name", "status", "progress", "message", "attempts", "device", "summary", "error",
+        "started_at", "finished_at", "duration_seconds",
+    )
+)  # fmt: skip
 
 
 class RunRepository:
@@ -26,6 +42,18 @@ class RunRepository:
             .execution_options(populate_existing=True)
         )
         return result.scalar_one_or_none()
+
+    async def status_rows(self, owner_id: str, run_id: str) -> Sequence[RowMapping]:
+        """The run and its components in one SELECT, as plain rows (no ORM objects): one row
+        per component in order (`c_*` columns), or one row with `c_name` None if it has none."""
+        components = [column.label(f"c_{column.key}") for column in _STATUS_COMPONENT_COLUMNS]
+        result = await self.session.execute(
+            select(*_STATUS_RUN_COLUMNS, *components)
+            .outerjoin(RunComponent, RunComponent.run_id == Run.id)
+            .where(Run.id == run_id, Run.owner_id == owner_id)
+            .order_by(RunComponent.position)
+        )
+        return result.mappings().all()
 
     async def get_for_job(self, run_id: str) -> Run | None:
         """The run a job names (jobs carry their own run's id; no owner to scope by)."""

@@ -52,6 +52,11 @@ class RunOut(Schema):
     components: list[ComponentOut]
 
 
+class EventsLinkOut(Schema):
+    url: str = Field(description="GET it as text/event-stream (EventSource); no header needed")
+    expires_in: int = Field(description="Seconds the link can be opened; an open stream lasts")
+
+
 class ArtifactOut(Schema):
     id: str
     name: str

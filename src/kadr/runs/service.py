@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,13 +13,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
+from kadr.core.changes import HUB, announce_after_commit
 from kadr.core.clock import utcnow
+from kadr.core.db import deferred_transactions, get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.ids import new_id
-from kadr.core.signing import sign
+from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
-from kadr.notifications.outbox import emit
+from kadr.notifications.service import emit
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -42,9 +44,15 @@ from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, vers
 from kadr.runs.repository import RunRepository
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
-from kadr.videos.service import on_video_delete
 
 DOWNLOAD_LINK_SECONDS = 3600
+#: Event-stream links: long enough to open the stream, which then lasts until the run ends.
+EVENTS_LINK_SECONDS = 300
+EVENTS_LINK_PURPOSE = "run-events"
+#: How often an open event stream re-reads its run when no change notice comes (changes made
+#: by another process), and how long it stays silent before a heartbeat.
+EVENTS_POLL_SECONDS = 1.0
+EVENTS_HEARTBEAT_SECONDS = 15.0
 RUN_JOB_KIND = "run.process"
 
 
@@ -100,6 +108,23 @@ def _component_record(component: RunComponent, run: Run, artifacts: Sequence[Art
         duration_seconds=component.duration_seconds,
         artifacts=[_artifact_record(a) for a in artifacts if a.component == component.name],
     )
+
+
+def run_topic(run_id: str) -> str:
+    """The change-notice topic of one run (core.changes)."""
+    return f"run:{run_id}"
+
+
+def status_view(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """RunOut's fields from `RunRepository.status_rows` (run columns, then `c_*` per component)."""
+    first = rows[0]
+    view = {key: value for key, value in first.items() if not key.startswith("c_")}
+    view["components"] = [
+        {key[2:]: value for key, value in row.items() if key.startswith("c_")}
+        for row in rows
+        if row["c_name"] is not None
+    ]
+    return view
 
 
 class RunService:
@@ -272,6 +297,72 @@ class RunService:
             raise NotFound(f"no run {run_id}")
         return run
 
+    async def status(self, owner_id: str, run_id: str) -> dict[str, Any]:
+        """The run with its components as RunOut's fields, read in one SELECT (status polls)."""
+        rows = await self.runs.status_rows(owner_id, run_id)
+        if not rows:
+            raise NotFound(f"no run {run_id}")
+        return status_view(rows)
+
+    # --- live progress ----------------------------------------------------------
+
+    async def events_link(self, owner_id: str, run_id: str) -> tuple[str, int]:
+        """A signed URL of the run's event stream for clients that cannot send headers
+        (a browser's EventSource), and its lifetime in seconds."""
+        await self.status(owner_id, run_id)
+        token = sign(self.settings, EVENTS_LINK_PURPOSE, run_id, EVENTS_LINK_SECONDS, uid=owner_id)
+        return f"/v1/runs/{run_id}/events?token={token}", EVENTS_LINK_SECONDS
+
+    def events_link_owner(self, token: str, run_id: str) -> str:
+        """The owner an events link was signed for; 403 (or 401 expired) if it is not valid."""
+        return str(verify(self.settings, EVENTS_LINK_PURPOSE, token, run_id)["uid"])
+
+    async def open_watch(self, owner_id: str, run_id: str) -> dict[str, Any]:
+        """The run's status now (404 if it is not the owner's); ends the request's read
+        transaction, since the stream that follows may last an hour."""
+        view = await self.status(owner_id, run_id)
+        if self.session.in_transaction():
+            await self.session.rollback()
+        return view
+
+    async def watch(
+        self,
+        owner_id: str,
+        run_id: str,
+        first: dict[str, Any],
+        *,
+        poll_seconds: float = EVENTS_POLL_SECONDS,
+        heartbeat_seconds: float = EVENTS_HEARTBEAT_SECONDS,
+    ) -> AsyncIterator[dict[str, Any] | None]:
+        """`first`, then the run's status each time it changes, until it is finished or gone;
+        None after `heartbeat_seconds` without a change.
+
+        Each look is one SELECT on a short session of its own (no connection is held between
+        looks), woken by this process's change notices or, for changes made elsewhere, every
+        `poll_seconds`.
+        """
+        view = first
+        yield view
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        topic = run_topic(run_id)
+        database = get_database(self.settings)
+        while view["status"] not in FINISHED_RUN_STATUSES:
+            await HUB.wait(topic, poll_seconds)
+            with deferred_transactions():
+                async with database.session() as session:
+                    rows = await RunRepository(session).status_rows(owner_id, run_id)
+            if not rows:
+                return  # deleted meanwhile
+            latest = status_view(rows)
+            if latest != view:
+                view = latest
+                quiet_since = loop.time()
+                yield view
+            elif loop.time() - quiet_since >= heartbeat_seconds:
+                quiet_since = loop.time()
+                yield None
+
     async def list_page(
         self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
     ) -> tuple[Sequence[Run], int]:
@@ -291,6 +382,7 @@ class RunService:
             await self.runs.update_component(
                 run.id, component.name, status=ComponentStatus.CANCELLED, finished_at=now
             )
+        announce_after_commit(self.session, run_topic(run.id))
         await self.session.commit()
         return await self.get(owner_id, run_id)
 
@@ -369,6 +461,7 @@ class RunService:
             run.id, when_status=run.status, status=RunStatus.RUNNING, started_at=run.started_at or utcnow()
         )
         artifacts = await self.runs.artifacts(run.id)
+        announce_after_commit(self.session, run_topic(run.id))
         await self.session.commit()
         pipeline_run = self._pipeline_run(run, video.storage_key, artifacts)
         # Only finished components are checkpoints; an interrupted one starts over.
@@ -404,6 +497,7 @@ class RunService:
             )
         if overall is not None:
             await self.runs.update_run(run_id, progress=overall)
+        announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
     async def record_progress(
@@ -414,6 +508,7 @@ class RunService:
                 run_id, record.name, progress=record.progress, message=record.message
             )
         await self.runs.update_run(run_id, progress=overall)
+        announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
     async def finish_processing(self, run_id: str) -> None:
@@ -429,6 +524,7 @@ class RunService:
         run = await self.runs.get_for_job(run_id)
         if finished and run is not None:
             await self._emit(run, EventType.RUN_SUCCEEDED, {})
+        announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
     async def fail_processing(self, run_id: str, error: str, *, dead: bool = False) -> None:
@@ -445,6 +541,7 @@ class RunService:
             await self.runs.update_component(
                 run_id, component.name, status=ComponentStatus.FAILED, finished_at=now
             )
+        announce_after_commit(self.session, run_topic(run_id))  # the caller commits
         await self._emit(run, EventType.RUN_DEAD if dead else EventType.RUN_FAILED, {"error": error[:1000]})
 
     async def _emit(self, run: Run, event_type: EventType, data: dict[str, Any]) -> None:
@@ -466,9 +563,3 @@ class RunService:
 
     async def run_counts_by_status(self) -> list[tuple[str, int]]:
         return await self.runs.counts_by_status()
-
-
-@on_video_delete
-async def _detach_runs(session: AsyncSession, settings: Settings, owner_id: str, video_id: str) -> list[str]:
-    """A deleted video takes its runs along (cancelled first); their unused objects go after the commit."""
-    return await RunService(session, settings).detach_video(owner_id, video_id)
