@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import kadr
 from kadr.config import Settings, get_settings
 from kadr.core.db import dispose_database, get_database
-from kadr.core.http import install_error_handlers
+from kadr.core.http import document_problems, install_error_handlers
 from kadr.core.logging import configure_logging
 from kadr.core.metrics import MetricsMiddleware
 
@@ -57,6 +57,7 @@ def create_app(
 
     app.add_middleware(MetricsMiddleware)
 
+    from kadr.accounts.dependencies import current_principal
     from kadr.accounts.endpoints import router as accounts_router
     from kadr.channels.endpoints import router as channels_router
     from kadr.health import router as health_router
@@ -72,4 +73,5 @@ def create_app(
     app.include_router(channels_router, prefix="/v1")
     app.include_router(publications_router, prefix="/v1")
     app.include_router(notifications_router, prefix="/v1")
+    document_problems(app, authenticated_by=(current_principal,))
     return app

@@ -28,14 +28,35 @@ def _settings(**overrides: Any) -> Settings:
     return settings.model_copy(update=values) if values else settings
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Where and how `kadr up` and `kadr api` run uvicorn (tests start servers with the same).
+
+    `proxy_headers=False`: uvicorn would otherwise believe `X-Forwarded-For` from 127.0.0.1, so
+    any local client could claim a new address per request and escape the login throttle. The
+    app reads forwarded headers itself, only from `KADR_TRUSTED_PROXIES` (kadr.core.forwarded).
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "lifespan": "on",
+        "proxy_headers": False,
+    }
+
+
 def _serve(settings: Settings, *, worker: bool, scheduler: bool) -> None:
     import uvicorn
 
     from kadr.app import create_app
+    from kadr.core.server import http_protocol
 
     application = create_app(settings, run_worker=worker, run_scheduler=scheduler)
     console.print(f"[bold]kadr[/bold] API on {settings.resolved_public_url}  (docs: /docs, health: /health)")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
+    uvicorn.run(
+        application,
+        **uvicorn_options(settings),
+        http=http_protocol(),  # the server's own refusals (bad request line, 431) as problem+json
+    )
 
 
 @app.command()

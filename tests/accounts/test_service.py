@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
-from kadr.accounts.security import decode_access_token, hash_secret, verify_password
 from kadr.accounts.principal import PERSON_SCOPES, Principal
+from kadr.accounts.security import decode_access_token, hash_secret, verify_password
 from kadr.accounts.service import (
     API_KEY_TOUCH_INTERVAL,
     AccountService,

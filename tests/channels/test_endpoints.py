@@ -179,3 +179,19 @@ async def test_other_users_channels_answer_404(
     assert (await client.get("/v1/channels", headers=stranger)).json()["total"] == 0
     assert (await client.delete(f"/v1/channels/{channel['id']}", headers=owner)).status_code == 204
     assert_problem(await client.get(f"/v1/channels/{channel['id']}", headers=owner), 404)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "no-colon", "123:abc/def", "123:abc def", "bot:token"])
+async def test_a_malformed_bot_token_answers_422_naming_the_field(
+    client: httpx.AsyncClient, fake_telegram: FakeTelegram, token: str
+) -> None:
+    headers = await register(client, "tokens@example.com")
+    calls = len(fake_telegram.requests)
+    response = await client.post(
+        "/v1/channels/telegram", headers=headers, json={"bot_token": token, "chat_id": str(TELEGRAM_CHAT)}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["field"] == "bot_token"
+    assert token.strip() == "" or token not in problem["detail"]  # the token is never echoed
+    assert len(fake_telegram.requests) == calls  # refused before any request to Telegram
+    assert (await client.get("/v1/channels", headers=headers)).json()["total"] == 0

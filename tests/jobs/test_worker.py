@@ -13,10 +13,10 @@ from kadr.core.db import get_database
 from kadr.jobs import broker
 from kadr.jobs import service as jobs
 from kadr.jobs.models import Job, JobStatus
+from kadr.jobs.reaper import reap_expired_leases, redeliver_lost_jobs
 from kadr.jobs.repository import JobRepository
 from kadr.jobs.runtime import Runtime
 from kadr.jobs.worker import backoff_seconds
-from kadr.scheduler import reap_expired_leases, redeliver_lost_jobs
 from tests.jobs.conftest import GIVE_UPS, executed
 
 pytestmark = pytest.mark.anyio

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,8 +19,36 @@ from kadr.media.ffmpeg import FFmpegError, run_ffmpeg
 ENDLESS = ["-f", "lavfi", "-re", "-i", "testsrc2=size=320x240:rate=25", "-f", "null", "-"]
 
 
-def _ffmpeg_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in " ".join(p.cmdline())]
+def _ffmpeg_children(parent: psutil.Process | None = None) -> list[psutil.Process]:
+    children = (parent or psutil.Process()).children(recursive=True)
+    return [p for p in children if "ffmpeg" in " ".join(p.cmdline())]
+
+
+def gone(process: psutil.Process) -> bool:
+    """Exited (a zombie nobody reaped yet counts: it runs and writes nothing)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_until_gone(process: psutil.Process, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not gone(process):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+#: A stand-in worker: runs ffmpeg from a thread of its own, as components do via `to_thread`.
+WORKER = """
+import sys, threading
+from kadr.media.ffmpeg import run_ffmpeg
+thread = threading.Thread(target=run_ffmpeg, args=(sys.argv[1:],))
+thread.start()
+thread.join()
+"""
 
 
 def test_progress_is_reported_up_to_one(tmp_path: Path) -> None:
@@ -71,3 +102,26 @@ def test_ffmpeg_runs_in_its_own_process_group() -> None:
         run_ffmpeg(ENDLESS, deadline=time.monotonic() + 1.5)
     watcher.join()
     assert groups and groups[0] != os.getpgrp()
+
+
+def test_ffmpeg_dies_with_a_sigkilled_worker(tmp_path: Path) -> None:
+    output = tmp_path / "attempt-1" / "out.nut"
+    output.parent.mkdir()
+    args = [*ENDLESS[:-3], "-f", "nut", str(output)]
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, *args], start_new_session=True)
+    ffmpeg: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not ffmpeg and time.monotonic() < deadline and worker.poll() is None:
+            ffmpeg = _ffmpeg_children(psutil.Process(worker.pid))
+            time.sleep(0.05)
+        assert ffmpeg, "the worker did not start ffmpeg"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        assert wait_until_gone(ffmpeg[0], timeout=10), "ffmpeg outlived its worker (parent 1)"
+    finally:
+        for orphan in ffmpeg:
+            if not gone(orphan):
+                orphan.kill()
+        if worker.poll() is None:
+            worker.kill()

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from kadr.config import Settings
-from kadr.scheduler import dispatch_due_publications
+from kadr.publications.duties import dispatch_due_publications
 from tests.support.api import assert_problem, register, wait_for_run
 from tests.support.google import FakeGoogle
 from tests.support.media import make_audio_only

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from kadr.config import Settings
 from kadr.core.db import get_database
 from kadr.jobs.models import Job
+from kadr.publications.duties import dispatch_due_publications
 from kadr.publications.models import Publication
 from kadr.publications.service import PublicationService
-from kadr.scheduler import dispatch_due_publications
 from tests.support.api import register, wait_for_run
 from tests.support.google import FakeGoogle
 from tests.support.publishing import (

@@ -207,3 +207,106 @@ class TestOddButValidInputs:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+_FILE_PART = (
+    b'Content-Disposition: form-data; name="file"; filename="a.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+)
+MALFORMED_FORMS = {
+    "wrong-boundary": b"--other\r\n" + _FILE_PART + b"data\r\n--other--\r\n",
+    "garbage-part-headers": b"--b0undary\r\n\x00\x01garbage\r\n\r\ndata\r\n--b0undary--\r\n",
+    "part-headers-over-16-kib": b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="'
+    + b"x" * 20_000
+    + b'"\r\n\r\ndata\r\n--b0undary--\r\n',
+    "truncated": b"--b0undary\r\n" + _FILE_PART + b"the body stops here",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_FORMS.values(), ids=MALFORMED_FORMS.keys())
+async def test_malformed_multipart_gets_400_and_leaves_nothing(
+    client: httpx.AsyncClient, settings: Settings, body: bytes
+) -> None:
+    headers = await register(client, "form@example.com")
+    response = await client.post(
+        "/v1/videos",
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=b0undary"},
+        content=body,
+    )
+    problem = assert_problem(response, 400, "bad-request")
+    assert "multipart" in problem["detail"]
+    assert (await client.get("/v1/videos", headers=headers)).json()["total"] == 0
+    uploads = settings.resolved_work_dir / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir()), "nothing half-written is kept"
+
+
+async def test_a_5000_character_filename_is_accepted_and_shortened(
+    api: httpx.AsyncClient, sample_video: Path
+) -> None:
+    headers = await register(api, "longname@example.com")
+    response = await upload(api, headers, sample_video, "n" * 4996 + ".mp4")
+    assert response.status_code == 201, response.text
+    assert response.json()["filename"] == "n" * 200
+
+
+def _raw_post(port: int, token: str, body: bytes, length: int | None = None) -> bytes:
+    return (
+        f"POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary=b0undary\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+    ).encode() + body
+
+
+async def test_after_a_malformed_upload_the_same_connection_serves_the_next_request(
+    app: object,
+) -> None:
+    """The refused body is read to its end, so the keep-alive connection stays usable."""
+    import asyncio
+
+    from tests.support.server import read_response, serving
+
+    async with serving(app) as port:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            token = (await register(http, "keepalive@example.com"))["Authorization"]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            body = MALFORMED_FORMS["wrong-boundary"] + b"z" * 300_000
+            writer.write(_raw_post(port, token, body))
+            await writer.drain()
+            refused = await read_response(reader)
+            assert refused.status == 400, refused.body
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers.get("connection") != "close"
+            writer.write(f"GET /v1/videos HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode())
+            await writer.drain()
+            listed = await read_response(reader)
+            assert listed.status == 200 and b'"total":0' in listed.body
+        finally:
+            writer.close()
+
+
+async def test_a_refused_upload_whose_rest_does_not_come_closes_the_connection_cleanly(
+    app: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body that does not end within the drain bounds: the answer says `Connection: close` and the
+    server closes (no keep-alive connection left with unread bytes, no reset)."""
+    import asyncio
+
+    from kadr.core import streaming
+    from tests.support.server import closed_by_server, read_response, serving
+
+    monkeypatch.setattr(streaming, "DRAIN_MAX_SECONDS", 0.5)
+    async with serving(app) as port:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            token = (await register(http, "slow@example.com"))["Authorization"]
+        for length in (10_000_000, 10**15):  # 10 MB announced: refused while parsing; 1 PB: at once
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(_raw_post(port, token, MALFORMED_FORMS["wrong-boundary"], length))
+                await writer.drain()
+                refused = await read_response(reader)
+                assert refused.status in (400, 413), refused.body
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.headers["connection"] == "close"
+                assert await closed_by_server(reader)
+            finally:
+                writer.close()

@@ -115,17 +115,16 @@ async def current_principal(request: Request, session: SessionDep, settings: Set
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def current_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
-    """The authenticated, active user, whatever the credential's scopes.
-
-    Also callable directly, `await current_user(request, session, settings)`, from endpoints
-    where authentication is optional (prefer `authorize`, which also checks a scope).
-    """
-    return (await current_principal(request, session, settings)).user()
+async def current_user(principal: CurrentPrincipal) -> User:
+    """The authenticated, active user, whatever the credential's scopes."""
+    return principal.user()
 
 
 async def authorize(request: Request, session: SessionDep, settings: SettingsDep, scope: Scope) -> User:
-    """The authenticated user, if the credential holds `scope`; 401 or 403 problem otherwise."""
+    """The authenticated user, if the credential holds `scope`; 401 or 403 problem otherwise.
+
+    For endpoints where authentication is optional (a signed link may stand in for it), called
+    directly; everywhere else the `Scoped` dependencies below do the same."""
     principal = await current_principal(request, session, settings)
     principal.require(scope)
     return principal.user()
@@ -137,8 +136,9 @@ class Scoped:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
 
-    async def __call__(self, request: Request, session: SessionDep, settings: SettingsDep) -> User:
-        return await authorize(request, session, settings, self.scope)
+    async def __call__(self, principal: CurrentPrincipal) -> User:
+        principal.require(self.scope)
+        return principal.user()
 
     def __repr__(self) -> str:
         return f"Scoped({self.scope.value!r})"

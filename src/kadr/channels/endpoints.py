@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import RedirectResponse
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import ChannelsRead, ChannelsWrite
 from kadr.channels.models import Channel
 from kadr.channels.schemas import (
     ChannelOut,
@@ -30,7 +30,7 @@ def _out(channel: Channel) -> ChannelOut:
 
 @router.get("/channels", response_model=Paginated[ChannelOut])
 async def list_channels(
-    user: CurrentUser,
+    user: ChannelsRead,
     session: SessionDep,
     settings: SettingsDep,
     page: Annotated[Page, Depends()],
@@ -48,7 +48,7 @@ async def list_channels(
     responses={302: {"description": "With ?redirect=true: straight to Google's consent screen"}},
 )
 async def connect_youtube(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, redirect: bool = False
+    user: ChannelsWrite, session: SessionDep, settings: SettingsDep, redirect: bool = False
 ) -> ConnectOut | RedirectResponse:
     """Start connecting a YouTube channel: open `authorization_url` and approve."""
     link = await ChannelService(session, settings).start_youtube_connect(user.id)
@@ -77,7 +77,11 @@ async def youtube_callback(
 
 @router.post("/channels/telegram", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
 async def add_telegram(
-    body: TelegramChannelIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: TelegramChannelIn,
+    response: Response,
+    user: ChannelsWrite,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ChannelOut:
     """Add a Telegram chat; the bot token and chat are verified with `getChat` first."""
     channel = await ChannelService(session, settings).create_telegram(user.id, body)
@@ -87,7 +91,11 @@ async def add_telegram(
 
 @router.post("/channels/webhook", response_model=WebhookChannelOut, status_code=status.HTTP_201_CREATED)
 async def add_webhook(
-    body: WebhookChannelIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: WebhookChannelIn,
+    response: Response,
+    user: ChannelsWrite,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> WebhookChannelOut:
     """Add a webhook; the answer carries its signing secret, shown this once."""
     channel, secret = await ChannelService(session, settings).create_webhook(user.id, body)
@@ -97,14 +105,14 @@ async def add_webhook(
 
 @router.get("/channels/{channel_id}", response_model=ChannelOut)
 async def get_channel(
-    channel_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    channel_id: str, user: ChannelsRead, session: SessionDep, settings: SettingsDep
 ) -> ChannelOut:
     return _out(await ChannelService(session, settings).get(user.id, channel_id))
 
 
 @router.post("/channels/{channel_id}/check", response_model=ChannelOut)
 async def check_channel(
-    channel_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    channel_id: str, user: ChannelsWrite, session: SessionDep, settings: SettingsDep
 ) -> ChannelOut:
     """Exercise the channel's credentials now and answer its health."""
     return _out(await ChannelService(session, settings).check(user.id, channel_id))
@@ -112,6 +120,6 @@ async def check_channel(
 
 @router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_channel(
-    channel_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    channel_id: str, user: ChannelsWrite, session: SessionDep, settings: SettingsDep
 ) -> None:
     await ChannelService(session, settings).delete(user.id, channel_id)

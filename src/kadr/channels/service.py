@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kadr.channels.kinds import health_check_for
 from kadr.channels.models import Channel, ChannelHealth, ChannelKind, OAuthState
 from kadr.channels.repository import ChannelRepository
 from kadr.channels.schemas import ConnectOut, TelegramChannelIn, WebhookChannelIn
@@ -23,7 +24,8 @@ from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
 from kadr.core.netguard import check_public_url
 from kadr.notifications.models import EventType
-from kadr.notifications.service import emit
+from kadr.notifications.outbox import emit
+from kadr.notifications.ports import Destination, provide_channel_directory
 from kadr.providers import google, telegram, webhooks
 
 log = get_logger(__name__)
@@ -205,6 +207,11 @@ class ChannelService:
         await self.session.commit()
         return tokens.access_token
 
+    async def flag_needs_reauth(self, channel: Channel, reason: str) -> None:
+        """A platform refused the channel's credentials: flag it, tell the owner, commit."""
+        await self.mark_needs_reauth(channel, reason)
+        await self.session.commit()
+
     async def mark_needs_reauth(self, channel: Channel, reason: str) -> None:
         """Flip to needs_reauth and notify the owner once (the caller commits)."""
         previous = channel.status  # the UPDATE below refreshes the loaded object
@@ -235,8 +242,13 @@ class ChannelService:
 
     # --- Telegram ----------------------------------------------------------------
     async def create_telegram(self, owner_id: str, body: TelegramChannelIn) -> Channel:
-        token = body.bot_token.get_secret_value()
-        chat = await self._telegram_chat(token, body.chat_id)
+        token = body.bot_token.get_secret_value().strip()
+        if not telegram.is_bot_token(token):
+            raise ValidationFailed(
+                "bot_token is not a Telegram bot token (<bot id>:<secret>, as @BotFather gives it)",
+                field="bot_token",
+            )
+        chat = await self.telegram_chat(token, body.chat_id)
         return await self._add(
             owner_id,
             ChannelKind.TELEGRAM,
@@ -251,19 +263,19 @@ class ChannelService:
             {"bot_token": token},
         )
 
-    async def _telegram_chat(self, token: str, chat_id: str) -> dict[str, Any]:
-        async with telegram.TelegramClient(token, api_url=self.settings.telegram_api_url) as bot:
-            try:
+    async def telegram_chat(self, token: str, chat_id: str) -> dict[str, Any]:
+        """The chat as the bot sees it; ValidationFailed when Telegram refuses the token or chat."""
+        try:
+            # The client refuses a malformed token before any request: inside the try, so it is a 422 too.
+            async with telegram.TelegramClient(token, api_url=self.settings.telegram_api_url) as bot:
                 return await bot.get_chat(chat_id)
-            except telegram.TelegramPermanentError as exc:
-                raise ValidationFailed(
-                    f"Telegram refused the bot token or chat: {exc.description}; check the token and that "
-                    "the bot was added to the chat"
-                ) from exc
-            except telegram.TelegramError as exc:
-                raise ProviderError(
-                    f"Telegram did not answer properly, try again: {exc.description}"
-                ) from exc
+        except telegram.TelegramPermanentError as exc:
+            raise ValidationFailed(
+                f"Telegram refused the bot token or chat: {exc.description}; check the token and that "
+                "the bot was added to the chat"
+            ) from exc
+        except telegram.TelegramError as exc:
+            raise ProviderError(f"Telegram did not answer properly, try again: {exc.description}") from exc
 
     # --- webhooks ----------------------------------------------------------------
     async def create_webhook(self, owner_id: str, body: WebhookChannelIn) -> tuple[Channel, str]:
@@ -296,12 +308,7 @@ class ChannelService:
         """Exercise the channel's credentials; record and return its health."""
         now = utcnow()
         try:
-            if channel.kind == ChannelKind.YOUTUBE:
-                await self.youtube_access_token(channel, force_refresh=True)
-            elif channel.kind == ChannelKind.TELEGRAM:
-                await self._telegram_chat(self.secrets_of(channel)["bot_token"], channel.config["chat_id"])
-            else:
-                await check_public_url(channel.config["url"], self.settings.allowed_private_hosts)
+            await health_check_for(channel.kind).check_health(self, channel)
         except ChannelUnusable:
             return ChannelHealth.NEEDS_REAUTH
         except ValidationFailed as exc:
@@ -353,3 +360,29 @@ class ChannelService:
         if channel is None:
             raise NotFound(f"no channel {channel_id}")
         return channel
+
+
+class _ChannelDirectory:
+    """Channels as notification targets (the notifications domain's port, filled in here)."""
+
+    async def owned(
+        self, session: AsyncSession, owner_id: str, kind: str, channel_ids: list[str]
+    ) -> set[str]:
+        return {c.id for c in await ChannelRepository(session).owned_of_kind(owner_id, kind, channel_ids)}
+
+    async def destination(
+        self, session: AsyncSession, settings: Settings, channel_id: str
+    ) -> Destination | None:
+        channel = await ChannelRepository(session).get_unscoped(channel_id)
+        if channel is None:
+            return None
+        return Destination(
+            channel_id=channel.id,
+            owner_id=channel.owner_id,
+            kind=channel.kind,
+            config=dict(channel.config),
+            secrets=secret_box(settings).decrypt(channel.secrets) if channel.secrets else {},
+        )
+
+
+provide_channel_directory(_ChannelDirectory())

@@ -22,6 +22,8 @@ class KadrError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+        # Response headers the error needs (`Connection: close` after an unread body, …).
+        self.headers: dict[str, str] = {}
 
     @property
     def type_uri(self) -> str:
@@ -89,6 +91,10 @@ class PayloadTooLarge(KadrError):
 
 class UnsupportedMediaType(KadrError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class RequestHeadersTooLarge(KadrError):
+    status, slug, title = 431, "request-headers-too-large", "Request header fields too large"
 
 
 class ValidationFailed(KadrError):

@@ -1,15 +1,20 @@
-"""HTTP plumbing: problem+json error handlers and pagination parameters."""
+"""HTTP plumbing: problem+json error handlers, their OpenAPI description, pagination parameters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts  # included routers stay nested; this flattens them
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, compile_path
 
 from kadr.core.errors import PROBLEM_BASE, KadrError, ServiceUnavailable
 from kadr.core.logging import get_logger
@@ -46,10 +51,12 @@ def _is_database_unavailable(exc: BaseException) -> bool:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KadrError)
     async def _kadr_error(request: Request, exc: KadrError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            headers.setdefault("WWW-Authenticate", "Bearer")
         if exc.status == 429 and "retry_after" in exc.extra:
-            headers = {"Retry-After": str(int(exc.extra["retry_after"]))}
-        return problem_response(exc.to_problem(request.url.path), headers)
+            headers["Retry-After"] = str(int(exc.extra["retry_after"]))
+        return problem_response(exc.to_problem(request.url.path), headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -71,17 +78,25 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers) if exc.headers else {}
+        detail = str(exc.detail)
+        if exc.status_code == 405:
+            allowed = allowed_methods(request.app.router.routes, request.url.path)
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": ", ".join([*allowed, "OPTIONS"])})
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {headers['Allow']}"
         slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
         return problem_response(
             {
                 "type": PROBLEM_BASE + slug,
                 "title": slug.replace("-", " ").capitalize(),
                 "status": exc.status_code,
-                "detail": str(exc.detail),
+                "detail": detail,
                 "instance": request.url.path,
             },
-            dict(exc.headers) if exc.headers else None,
+            headers or None,
         )
 
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -118,13 +133,142 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[str, set[str], Dependant | None, bool]]:
+    """(path format, methods, FastAPI dependant, in schema) of every HTTP route, included ones too."""
+    for context in iter_route_contexts(list(routes)):
+        path, methods = getattr(context, "path_format", None), getattr(context, "methods", None)
+        if path and methods:
+            original = getattr(context, "original_route", context)
+            yield (
+                path,
+                set(methods),
+                getattr(original, "dependant", None),
+                bool(getattr(context, "include_in_schema", True)),
+            )
+
+
+def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
+    """Every method some route serves at `path` (Starlette's 405 names only the first route's,
+    though GET and POST of one path are usually two routes)."""
+    methods: set[str] = set()
+    for path_format, route_methods, _, _ in _routes(routes):
+        if compile_path(path_format)[0].match(path):
+            methods |= route_methods
+    return sorted(methods)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: `type` is stable, `detail` says what to change.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": PROBLEM_BASE + "<slug>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The request path"},
+    },
+    "additionalProperties": True,
+}
+_VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationProblem",
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "loc": {
+                                "type": "array",
+                                "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                            },
+                            "msg": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+    ],
+}
+_SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "An access token (JWT) or an API key"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key (kadr_…)"},
+}
+
+
+def _problem(description: str, schema: str = "Problem") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _depends_on(dependant: Dependant, calls: tuple[Callable[..., Any], ...]) -> bool:
+    return any(d.call in calls or _depends_on(d, calls) for d in dependant.dependencies)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route whose particular errors deserve naming beside the `default` one."""
+    return {status: _problem(HTTPStatus(status).phrase + " (see `detail`)") for status in statuses}
+
+
+def document_problems(app: FastAPI, authenticated_by: tuple[Callable[..., Any], ...] = ()) -> None:
+    """Make the OpenAPI document say how errors look: every operation answers problem+json
+    (`default`), FastAPI's 422 is the ValidationProblem kadr sends, operations that depend on one
+    of `authenticated_by` declare 401 and the bearer/API-key schemes, and those with path
+    parameters 404."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas["Problem"] = _PROBLEM_SCHEMA
+        schemas["ValidationProblem"] = _VALIDATION_PROBLEM_SCHEMA
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        if authenticated_by:
+            components.setdefault("securitySchemes", {}).update(_SECURITY_SCHEMES)
+        for path, methods, dependant, in_schema in _routes(app.routes):
+            for method in methods if in_schema else ():
+                operation = schema["paths"].get(path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = _problem("The request is not valid", "ValidationProblem")
+                if authenticated_by and dependant and _depends_on(dependant, authenticated_by):
+                    operation["security"] = [{"bearer": []}, {"apiKey": []}]
+                    responses.setdefault("401", _problem("Authentication is missing, invalid or expired"))
+                if "{" in path:
+                    responses.setdefault("404", _problem("No such resource (or not yours)"))
+                responses.setdefault("default", _problem("Any other error, as an RFC 9457 problem"))
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# The deepest page a client may ask for: larger offsets overflowed the databases' 64-bit integers
+# (a 500); nobody pages ten million rows deep by offset.
+MAX_OFFSET = 10_000_000
+
+
 class Page:
     """limit/offset pagination, the same on every list endpoint."""
 
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=200, description="Items per page")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

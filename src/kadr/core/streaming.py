@@ -6,15 +6,25 @@ Accepts `multipart/form-data` (the file in a part named `file`) or a raw body
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
-from kadr.core.errors import BadRequest, PayloadTooLarge
+from kadr.core.errors import BadRequest, KadrError, PayloadTooLarge
+
+# Part headers may carry long file names (a 5,000-character one is legal); past this they are refused.
+MAX_PART_HEADER_BYTES = 16 * 1024
+# After refusing a body, read (and discard) at most this much of the rest, for at most this long, so
+# the connection can serve the client's next request; past either bound the answer says
+# `Connection: close` instead of leaving unread bytes on a keep-alive connection.
+DRAIN_MAX_BYTES = 4 * 1024 * 1024
+DRAIN_MAX_SECONDS = 2.0
 
 
 @dataclass
@@ -66,7 +76,22 @@ class _MultipartReceiver:
             "on_part_data": self._on_part_data,
             "on_part_end": self._on_part_end,
         }
-        self.parser = MultipartParser(boundary, callbacks)
+        self.parser = MultipartParser(boundary, callbacks, max_header_size=MAX_PART_HEADER_BYTES)
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except FormParserError as exc:
+            raise BadRequest(f"malformed multipart/form-data body: {exc}") from None
+
+    def finish(self) -> None:
+        """Refuse a body that ended before its closing boundary (a truncated upload)."""
+        if self.parser.state == MultipartState.START:
+            raise BadRequest("the multipart/form-data body is empty: send the video in a part named 'file'")
+        if self.parser.state != MultipartState.END:
+            raise BadRequest(
+                "the multipart/form-data body ended before its closing boundary: the upload is incomplete"
+            )
 
     def _on_part_begin(self) -> None:
         self._headers = {}
@@ -132,10 +157,10 @@ async def receive_file(
                 boundary = options.get(b"boundary")
                 if not boundary:
                     raise BadRequest("multipart/form-data without a boundary")
-                receiver = _MultipartReceiver(sink, boundary)
+                receiver = _multipart_receiver(sink, boundary)
                 async for chunk in chunks:
-                    receiver.parser.write(chunk)
-                receiver.parser.finalize()
+                    receiver.write(chunk)
+                receiver.finish()
                 if receiver.filename is None:
                     raise BadRequest("no file in the form: send the video in a part named 'file'")
                 filename, file_type, fields = receiver.filename, receiver.file_content_type, receiver.fields
@@ -143,6 +168,11 @@ async def receive_file(
                 async for chunk in chunks:
                     sink.write(chunk)
                 filename, file_type, fields = default_filename, media, {}
+    except KadrError as exc:
+        destination.unlink(missing_ok=True)
+        if not await drain(chunks):
+            exc.headers["Connection"] = "close"
+        raise
     except BaseException:
         destination.unlink(missing_ok=True)
         raise
@@ -154,6 +184,32 @@ async def receive_file(
         sha256=sink.digest.hexdigest(),
         fields=fields,
     )
+
+
+def _multipart_receiver(sink: _Sink, boundary: bytes) -> _MultipartReceiver:
+    try:
+        return _MultipartReceiver(sink, boundary)
+    except FormParserError as exc:  # e.g. a boundary over 70 characters
+        raise BadRequest(f"malformed multipart/form-data boundary: {exc}") from None
+
+
+async def drain(
+    chunks: AsyncIterator[bytes], max_bytes: int | None = None, max_seconds: float | None = None
+) -> bool:
+    """Read and discard the rest of a refused body; False when it did not end within the bounds."""
+    limit = DRAIN_MAX_BYTES if max_bytes is None else max_bytes
+    seen = 0
+    try:
+        async with asyncio.timeout(DRAIN_MAX_SECONDS if max_seconds is None else max_seconds):
+            async for chunk in chunks:
+                seen += len(chunk)
+                if seen > limit:
+                    return False
+    except TimeoutError:
+        return False
+    except Exception:  # the client went away, or the stream was already consumed
+        return False
+    return True
 
 
 def _safe_filename(name: str) -> str:

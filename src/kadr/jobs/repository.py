@@ -141,6 +141,28 @@ class JobRepository:
         )
         return outcome.scalar_one_or_none() is not None
 
+    async def running_lease_owners(self) -> list[str]:
+        """Every worker that holds a lease now."""
+        result = await self.session.execute(
+            select(Job.lease_owner)
+            .where(Job.status == JobStatus.RUNNING, Job.lease_owner.is_not(None))
+            .distinct()
+        )
+        return [owner for owner in result.scalars().all() if owner is not None]
+
+    async def expire_leases_of(self, worker_id: str) -> int:
+        """End now the leases of a worker known to be dead, so the reaper re-queues its jobs
+        without waiting for them to run out. Conditional on the owner: a lease another worker
+        took meanwhile is left alone."""
+        now = utcnow()
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.status == JobStatus.RUNNING, Job.lease_owner == worker_id)
+            .values(lease_expires_at=now - timedelta(seconds=1), updated_at=now)
+            .returning(Job.id)
+        )
+        return len(result.scalars().all())
+
     async def expired_leases(self, limit: int = 100) -> Sequence[Job]:
         query = (
             select(Job)

@@ -1,4 +1,5 @@
-"""A process's background roles: the broker connection, the worker threads, the scheduler.
+"""A process's background roles: the broker connection, the worker threads, the scheduler
+(which runs the duties the packages register in `jobs.duties`).
 
 `kadr up` runs all of them next to the API; `kadr worker` and `kadr scheduler`
 run one each. The same code serves both modes: only the broker URL differs.
@@ -16,6 +17,8 @@ import dramatiq
 from kadr.config import Settings
 from kadr.core.logging import get_logger
 from kadr.jobs import broker
+from kadr.jobs.duties import Scheduler
+from kadr.jobs.reaper import redeliver_lost_jobs
 from kadr.jobs.registry import QUEUES, load_task_modules
 from kadr.jobs.worker import JobExecutor
 
@@ -31,8 +34,6 @@ class Runtime:
 
     @asynccontextmanager
     async def running(self, *, worker: bool, scheduler: bool) -> AsyncIterator[Runtime]:
-        from kadr.scheduler import Scheduler, redeliver_lost_jobs
-
         load_task_modules()
         broker.setup_broker(self.settings.broker_url)
         if self.settings.broker_url.startswith("memory://") and not worker:
@@ -41,6 +42,8 @@ class Runtime:
         try:
             if worker:
                 self.start_worker()
+                assert self.executor is not None
+                await self.executor.reclaim_orphaned_leases()
             if scheduler:
                 if self.settings.broker_url.startswith("memory://"):
                     # The in-process broker forgot everything when the last process stopped.
@@ -94,6 +97,7 @@ class Runtime:
         while executor.running_job_ids and time.monotonic() < settle:
             await asyncio.sleep(0.1)
         await asyncio.to_thread(worker.stop, 10_000)
+        executor.close()
         broker.set_executor(None)
         self.executor = None
         self._worker = None

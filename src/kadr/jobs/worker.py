@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import socket
 import threading
 import traceback
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +21,9 @@ from kadr.core.errors import Cancelled, PermanentJobError, RetryLater
 from kadr.core.logging import get_logger
 from kadr.core.metrics import ERRORS_TOTAL, JOBS_PROCESSED
 from kadr.jobs import broker
+from kadr.jobs.instances import WorkerInstance
 from kadr.jobs.models import JobStatus
+from kadr.jobs.reaper import reap_expired_leases
 from kadr.jobs.registry import JobContext, JobKind, get_kind
 from kadr.jobs.repository import JobRepository
 
@@ -49,7 +48,10 @@ class JobExecutor:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        #: Lease owner `host:pid:token`; its lock file tells later workers whether we are alive.
+        self.instance = WorkerInstance(settings.resolved_work_dir)
+        self.instance.acquire()
+        self.worker_id = self.instance.worker_id
         #: Set on SIGTERM: nothing new is taken; running jobs checkpoint at their next step
         #: boundary and are released (their cancel events are set only if the grace runs out).
         self.drain_event = threading.Event()
@@ -58,6 +60,28 @@ class JobExecutor:
     @property
     def running_job_ids(self) -> list[str]:
         return list(self._running)
+
+    def close(self) -> None:
+        """Stopped cleanly: drop the liveness lock (our jobs were finished or released)."""
+        self.instance.release()
+
+    async def reclaim_orphaned_leases(self) -> int:
+        """Re-queue now the jobs of dead workers that shared this scratch space (a crashed
+        `kadr up` restarting, a supervised worker replaced) instead of waiting for their leases
+        to run out. Returns how many leases were ended."""
+        database = get_database(self.settings)
+        ended = 0
+        async with database.session() as session:
+            repository = JobRepository(session)
+            dead = [o for o in await repository.running_lease_owners() if self.instance.is_dead(o)]
+            for owner in dead:
+                ended += await repository.expire_leases_of(owner)
+            await session.commit()
+        self.instance.forget_dead()
+        if ended:
+            log.warning("leases of a dead worker on this machine reclaimed", jobs=ended, owners=dead)
+            await reap_expired_leases(self.settings)
+        return ended
 
     def interrupt_all(self) -> None:
         """Stop running jobs now (shutdown grace ran out); with drain set they are released."""

@@ -2,13 +2,23 @@
 
 `TimeLimit`-style interrupts cannot stop a blocking child, so the runner polls the
 cancel event and the deadline itself and kills the whole process group.
+
+A worker that dies without running any of that (SIGKILL, OOM killer) must not leave its
+ffmpeg behind: on Linux the child asks the kernel for SIGKILL when its parent goes
+(`PR_SET_PDEATHSIG`). The kernel sends it when the *thread* that forked exits, not the
+process; `run_ffmpeg` blocks its calling thread until the child has been reaped, so that
+thread outlives the child unless the whole process dies, which is exactly the case to cover.
+Elsewhere an orphan may run to its end, but each attempt writes into a folder of its own
+(`pipeline.orchestrator`), so it cannot touch a retry's files.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,6 +31,7 @@ from kadr.core.errors import Cancelled
 
 KILL_GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.1
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class FFmpegError(RuntimeError):
@@ -36,6 +47,35 @@ class FFmpegError(RuntimeError):
 def ffmpeg_executable(configured: str = "") -> str:
     """The configured ffmpeg, else the static build shipped in the imageio-ffmpeg wheel."""
     return configured or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+#: Resolved once in the parent, so the child between fork and exec only makes the call.
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get SIGKILL when its parent thread exits (Linux)."""
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the call: the signal will never come
+            os._exit(1)
+
+    return arm
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -74,7 +114,12 @@ def run_ffmpeg(
     command += list(args)
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),  # one prctl call, its function resolved before the fork
         )
         assert process.stdout is not None
         progress_reader = threading.Thread(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import NotificationsRead, NotificationsWrite
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
-from kadr.core.schemas import Paginated
+from kadr.core.schemas import IsoDateTime, Paginated
 from kadr.notifications.schemas import EventOut, NotificationSettingsIn, NotificationSettingsOut
 from kadr.notifications.service import NotificationService
 
@@ -19,27 +18,27 @@ router = APIRouter(tags=["notifications"])
 
 @router.get("/notification-settings", response_model=NotificationSettingsOut)
 async def get_settings(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep
+    user: NotificationsRead, session: SessionDep, settings: SettingsDep
 ) -> NotificationSettingsOut:
     return await NotificationService(session, settings).get_settings(user.id)
 
 
 @router.put("/notification-settings", response_model=NotificationSettingsOut)
 async def put_settings(
-    body: NotificationSettingsIn, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: NotificationSettingsIn, user: NotificationsWrite, session: SessionDep, settings: SettingsDep
 ) -> NotificationSettingsOut:
     return await NotificationService(session, settings).update_settings(user.id, body)
 
 
 @router.get("/events", response_model=Paginated[EventOut])
 async def list_events(
-    user: CurrentUser,
+    user: NotificationsRead,
     session: SessionDep,
     settings: SettingsDep,
     page: Annotated[Page, Depends()],
     event_type: Annotated[str | None, Query(alias="type")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Events at or after this (with a timezone)")
+        IsoDateTime | None, Query(description="Events at or after this (with a timezone)")
     ] = None,
 ) -> Paginated[EventOut]:
     """What happened to your resources, newest first, with each notification's delivery status."""

@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.core.db import get_database
 from kadr.jobs.registry import JobContext, job_handler
-from kadr.notifications.service import DELIVER_JOB_KIND, NotificationService
+from kadr.notifications.outbox import DELIVER_JOB_KIND
+from kadr.notifications.service import NotificationService
 
 
 async def _mark_failed(session: AsyncSession, context: JobContext, status: str, error: str) -> None:

@@ -5,12 +5,17 @@ The orchestrator never touches the database: it reports through a `RunRecorder`
 storage current after every component. Components already recorded as done
 (checkpoints) are not run again, so a crash costs at most the component that
 was running.
+
+Each attempt works in a folder of its own (`runs/<run_id>/attempt-<n>-<token>`), and the
+folders of earlier attempts are removed when a new one starts: a process an earlier attempt
+left running (its worker died) can never write into a path the retry reads or writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import shutil
 import threading
 import time
@@ -146,8 +151,19 @@ class Orchestrator:
         self.storage = storage
         self.components = components
 
-    def workdir(self, run_id: str) -> Path:
+    def run_dir(self, run_id: str) -> Path:
+        """The run's scratch folder: its downloaded source and one folder per attempt."""
         return self.settings.resolved_work_dir / "runs" / run_id
+
+    def attempt_dir(self, run_id: str, attempt: int) -> Path:
+        """A new, empty folder for this attempt; earlier attempts' folders are removed (a file an
+        orphan still has open disappears from the folder, the orphan's writes go nowhere)."""
+        run_dir = self.run_dir(run_id)
+        for previous in run_dir.glob("attempt-*"):
+            shutil.rmtree(previous, ignore_errors=True)
+        workdir = run_dir / f"attempt-{attempt}-{secrets.token_hex(4)}"
+        workdir.mkdir(parents=True)
+        return workdir
 
     async def execute(
         self,
@@ -155,13 +171,14 @@ class Orchestrator:
         recorder: RunRecorder,
         cancel_event: threading.Event,
         drain_event: threading.Event | None = None,
+        attempt: int = 1,
     ) -> dict[str, ComponentRecord]:
         """Run every component of the plan that is not done yet; raise on failure or cancel."""
-        workdir = self.workdir(run.run_id)
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = await asyncio.to_thread(self.attempt_dir, run.run_id, attempt)
+        log.info("run attempt started", run_id=run.run_id, attempt=attempt, workdir=str(workdir))
         records = dict(run.records)
         weights = {name: self.components[name].weight for name in run.plan}
-        source = await asyncio.to_thread(self._local_source, run, workdir)
+        source = await asyncio.to_thread(self._local_source, run)
         for name, params in run.plan.items():
             previous = records.get(name)
             if previous is not None and previous.status in DONE:
@@ -185,7 +202,7 @@ class Orchestrator:
                 await asyncio.to_thread(self.write_manifest, run, records, "running")
                 await recorder.component_finished(record, overall_progress(run.plan, records, weights))
         await asyncio.to_thread(self.write_manifest, run, records, "succeeded")
-        await asyncio.to_thread(shutil.rmtree, workdir, True)
+        await asyncio.to_thread(shutil.rmtree, self.run_dir(run.run_id), True)
         return records
 
     async def _run_component(
@@ -291,13 +308,15 @@ class Orchestrator:
                     return local
         raise ComponentInputMissing(f"{name} was not produced in this run")
 
-    def _local_source(self, run: PipelineRun, workdir: Path) -> Path:
+    def _local_source(self, run: PipelineRun) -> Path:
+        """The source as a local file. A download is kept for later attempts (only this process
+        writes it, atomically, and only ever reads it afterwards)."""
         local = self.storage.local_path(run.source_key)
         if local is not None:
             return local
-        target = workdir / ("source" + Path(run.source_key).suffix)
+        target = self.run_dir(run.run_id) / ("source" + Path(run.source_key).suffix)
         if not target.exists():
-            partial = target.with_suffix(target.suffix + ".part")
+            partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.part")
             self.storage.get_file(run.source_key, partial)
             partial.replace(target)
         return target

@@ -27,6 +27,9 @@ MESSAGE_LIMIT = 4096
 _ELLIPSIS = "…"
 _REDACTED = "<redacted>"
 _RETRY_AFTER_IN_TEXT = re.compile(r"retry after (\d+(?:\.\d+)?)", re.IGNORECASE)
+#: `<bot id>:<secret>` as @BotFather hands it out. The secret part is 35 characters today; the length
+#: is not pinned so that stand-ins and future formats pass, but nothing that could break the URL does.
+BOT_TOKEN_FORMAT = re.compile(r"\d{1,20}:[A-Za-z0-9_-]{1,200}")
 
 
 class TelegramError(Exception):
@@ -87,6 +90,15 @@ class FileTooLarge(TelegramPermanentError):
         super().__init__(description, status=None, error_code=413, method=method)
         self.size = size
         self.limit = limit
+
+
+class MalformedBotToken(TelegramPermanentError):
+    """The token is not of the `<bot id>:<secret>` shape; raised before any request."""
+
+
+def is_bot_token(token: str) -> bool:
+    """Whether `token` has the shape of a Bot API token (it may still be wrong or revoked)."""
+    return BOT_TOKEN_FORMAT.fullmatch(token) is not None
 
 
 def _mb(size: int) -> str:
@@ -190,8 +202,8 @@ class TelegramClient:
         max_upload_bytes: int = TELEGRAM_MAX_UPLOAD_BYTES,
         timeout_seconds: float = 120.0,
     ) -> None:
-        if not bot_token or "/" in bot_token or any(c.isspace() for c in bot_token):
-            raise TelegramPermanentError(
+        if not is_bot_token(bot_token):
+            raise MalformedBotToken(
                 "the bot token is empty or malformed; copy it from @BotFather", error_code=401
             )
         self._token = bot_token
@@ -318,15 +330,18 @@ def redact_token(text: str) -> str:
 
 
 __all__ = [
+    "BOT_TOKEN_FORMAT",
     "CAPTION_LIMIT",
     "MESSAGE_LIMIT",
     "TELEGRAM_MAX_UPLOAD_BYTES",
     "FileTooLarge",
+    "MalformedBotToken",
     "TelegramClient",
     "TelegramError",
     "TelegramPermanentError",
     "TelegramRetryAfter",
     "TelegramTransientError",
+    "is_bot_token",
     "message_url",
     "redact_token",
     "truncate",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from pydantic import AwareDatetime
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import PublicationsRead, Publish
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
-from kadr.core.schemas import Paginated
+from kadr.core.schemas import IsoDateTime, Paginated
 from kadr.publications.schemas import PublicationCreate, PublicationOut, PublicationUpdate
 from kadr.publications.service import PublicationService
 
@@ -21,7 +20,7 @@ router = APIRouter(tags=["publications"])
 async def create_publication(
     body: PublicationCreate,
     response: Response,
-    user: CurrentUser,
+    user: Publish,
     session: SessionDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
@@ -34,17 +33,17 @@ async def create_publication(
 
 @router.get("/publications", response_model=Paginated[PublicationOut])
 async def list_publications(
-    user: CurrentUser,
+    user: PublicationsRead,
     session: SessionDep,
     settings: SettingsDep,
     page: Annotated[Page, Depends()],
     publication_status: Annotated[str | None, Query(alias="status")] = None,
     channel_id: str | None = None,
     publish_after: Annotated[
-        AwareDatetime | None, Query(description="publish_at >= this (with a timezone)")
+        IsoDateTime | None, Query(description="publish_at >= this (with a timezone)")
     ] = None,
     publish_before: Annotated[
-        AwareDatetime | None, Query(description="publish_at < this (with a timezone)")
+        IsoDateTime | None, Query(description="publish_at < this (with a timezone)")
     ] = None,
 ) -> Paginated[PublicationOut]:
     items, total = await PublicationService(session, settings).list_page(
@@ -66,7 +65,7 @@ async def list_publications(
 
 @router.get("/publications/{publication_id}", response_model=PublicationOut)
 async def get_publication(
-    publication_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    publication_id: str, user: PublicationsRead, session: SessionDep, settings: SettingsDep
 ) -> PublicationOut:
     return PublicationOut.model_validate(
         await PublicationService(session, settings).get(user.id, publication_id)
@@ -77,7 +76,7 @@ async def get_publication(
 async def update_publication(
     publication_id: str,
     body: PublicationUpdate,
-    user: CurrentUser,
+    user: Publish,
     session: SessionDep,
     settings: SettingsDep,
 ) -> PublicationOut:
@@ -88,7 +87,7 @@ async def update_publication(
 
 @router.post("/publications/{publication_id}/cancel", response_model=PublicationOut)
 async def cancel_publication(
-    publication_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    publication_id: str, user: Publish, session: SessionDep, settings: SettingsDep
 ) -> PublicationOut:
     return PublicationOut.model_validate(
         await PublicationService(session, settings).cancel(user.id, publication_id)
@@ -97,7 +96,7 @@ async def cancel_publication(
 
 @router.post("/publications/{publication_id}/retry", response_model=PublicationOut)
 async def retry_publication(
-    publication_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    publication_id: str, user: Publish, session: SessionDep, settings: SettingsDep
 ) -> PublicationOut:
     """Queue a failed publication again; an upload that reached YouTube is not repeated."""
     return PublicationOut.model_validate(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
-from kadr.core.schemas import Schema
+from kadr.core.schemas import IsoDateTime, Schema
+from kadr.publications.models import PublicationStatus
 
 Privacy = Literal["private", "unlisted", "public"]
 
@@ -28,7 +29,7 @@ class PublicationCreate(PublicationFields):
     video_id: str | None = Field(None, description="An uploaded video; give this or artifact_id")
     artifact_id: str | None = Field(None, description="A run's clip (video artifact)")
     thumbnail_artifact_id: str | None = Field(None, description="An image artifact (e.g. a run's thumbnail)")
-    publish_at: AwareDatetime | None = Field(None, description="With a timezone; default now")
+    publish_at: IsoDateTime | None = Field(None, description="With a timezone; default now")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -40,7 +41,7 @@ class PublicationCreate(PublicationFields):
 class PublicationUpdate(BaseModel):
     """Reschedule or edit a publication that has not started."""
 
-    publish_at: AwareDatetime | None = None
+    publish_at: IsoDateTime | None = None
     title: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=5000)
     tags: list[str] | None = Field(None, max_length=60)
@@ -77,7 +78,7 @@ class PublicationOut(Schema):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def percent(self) -> float:
-        if self.status == "published":
+        if self.status == PublicationStatus.PUBLISHED:
             return 100.0
         if not self.size_bytes:
             return 0.0

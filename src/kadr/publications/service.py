@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kadr.channels.models import Channel, ChannelHealth, ChannelKind
+from kadr.channels.models import Channel, ChannelHealth
 from kadr.channels.repository import ChannelRepository
 from kadr.channels.service import ChannelService, ChannelUnusable
 from kadr.channels.tasks import CHECK_JOB_KIND
@@ -23,16 +23,18 @@ from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
-from kadr.notifications.service import emit
-from kadr.publications import quota
+from kadr.notifications.outbox import emit
 from kadr.publications.models import (
     FINISHED_PUBLICATION_STATUSES,
     Publication,
     PublicationStatus,
 )
+from kadr.publications.publishers import Source, publisher_for
 from kadr.publications.repository import PublicationRepository
 from kadr.publications.schemas import PublicationCreate, PublicationUpdate
 from kadr.runs.repository import RunRepository
+from kadr.runs.service import RunService
+from kadr.storage import get_storage
 from kadr.videos.repository import VideoRepository
 
 log = get_logger(__name__)
@@ -61,7 +63,7 @@ class PublicationService:
                 f"channel {channel.name} needs to be reconnected first: {channel.status_reason}"
             )
         size = await self._source_size(owner_id, body)
-        self._check_fits(channel, body, size)
+        publisher_for(channel.kind).check_fits(self.settings, body, size)
         now = utcnow()
         publish_at = body.publish_at or now
         publication = Publication(
@@ -248,60 +250,37 @@ class PublicationService:
         await self.session.commit()
         return RetryLater(delay_seconds, reason)
 
-    async def take_slot(self, publication_id: str, channel: Channel) -> None:
+    async def take_slot(self, publication_id: str, channel_id: str, interval_seconds: float) -> None:
         """Pacing: one upload per channel per interval. Raises RetryLater until the slot is ours."""
-        interval = (
-            self.settings.youtube_upload_interval_seconds
-            if channel.kind == ChannelKind.YOUTUBE
-            else self.settings.telegram_send_interval_seconds
-        )
         now = utcnow()
         channels = ChannelRepository(self.session)
-        if await channels.claim_slot(channel.id, now, now + timedelta(seconds=interval)):
+        if await channels.claim_slot(channel_id, now, now + timedelta(seconds=interval_seconds)):
             await self.session.commit()
             return
-        current = await channels.get_unscoped(channel.id)
+        current = await channels.get_unscoped(channel_id)
         next_slot = current.next_slot_at if current is not None and current.next_slot_at else now
         delay = max(0.05, (next_slot - now).total_seconds())
         raise await self.wait(
             publication_id,
             delay,
             f"waiting for the channel's next upload slot at {next_slot.isoformat(timespec='seconds')} "
-            f"(one upload per {interval:g} s)",
+            f"(one upload per {interval_seconds:g} s)",
         )
 
-    async def reserve_quota(self, publication_id: str, methods: list[str]) -> None:
-        """Spend the YouTube quota these calls need, or wait for the Pacific-midnight reset."""
-        now = utcnow()
-        project = self.settings.google_client_id
-        day = quota.provider_day(now)
-        limits = quota.daily_limits(self.settings)
-        if await self.publications.reserve_quota(project, day, quota.costs_of(methods), limits):
+    async def spend_quota(
+        self, project: str, day: str, costs: dict[str, int], limits: dict[str, int]
+    ) -> bool:
+        """Spend a provider's daily budget for these calls; False, spending nothing, if it would overrun."""
+        if await self.publications.reserve_quota(project, day, costs, limits):
             await self.session.commit()
-            return
+            return True
         await self.session.rollback()
-        raise await self._wait_for_quota_reset(publication_id, now, "the daily YouTube quota is used up")
+        return False
 
-    async def quota_exhausted(self, publication_id: str, bucket: str, message: str) -> RetryLater:
-        """YouTube answered quotaExceeded: record the day as spent and wait for the reset."""
-        now = utcnow()
-        limits = quota.daily_limits(self.settings)
-        await self.publications.exhaust_quota(
-            self.settings.google_client_id, quota.provider_day(now), bucket, limits[bucket]
-        )
-        return await self._wait_for_quota_reset(
-            publication_id, now, f"YouTube answered quotaExceeded ({message})"
-        )
-
-    async def _wait_for_quota_reset(self, publication_id: str, now: datetime, why: str) -> RetryLater:
-        reset = quota.next_reset(now)
-        reason = (
-            f"{why} for Google project {self.settings.google_client_id}; "
-            f"waits for the reset at {reset.isoformat(timespec='minutes')} (midnight Pacific)"
-        )
-        log.warning("publication waits for quota", publication_id=publication_id, reset=reset.isoformat())
-        # A little past midnight: Google's clock and ours are not the same clock.
-        return await self.wait(publication_id, (reset - now).total_seconds() + 30, reason)
+    async def exhaust_quota(self, project: str, day: str, bucket: str, limit: int) -> None:
+        """The provider says the day's budget is gone (whatever we counted): record it as spent."""
+        await self.publications.exhaust_quota(project, day, bucket, limit)
+        await self.session.commit()
 
     async def published(self, publication_id: str, external_id: str, external_url: str | None) -> None:
         now = utcnow()
@@ -368,13 +347,13 @@ class PublicationService:
             },
         )
 
-    async def source_of(self, publication: Publication) -> tuple[str, str, int, str]:
-        """(storage key, content type, size, filename) of what gets published."""
+    async def source_of(self, publication: Publication) -> Source:
+        """The stored object that gets published."""
         if publication.artifact_id:
             artifact = await RunRepository(self.session).artifact_unscoped(publication.artifact_id)
             if artifact is None:
                 raise NotFound("the clip to publish was deleted")
-            return (
+            return Source(
                 artifact.storage_key,
                 artifact.content_type,
                 artifact.size_bytes,
@@ -383,7 +362,19 @@ class PublicationService:
         video = await VideoRepository(self.session).get(publication.owner_id, publication.video_id or "")
         if video is None:
             raise NotFound("the video to publish was deleted")
-        return video.storage_key, video.content_type, video.size_bytes, video.filename
+        return Source(video.storage_key, video.content_type, video.size_bytes, video.filename)
+
+    async def download_url_of(self, publication: Publication) -> str | None:
+        """A link to fetch what gets published, valid for a day where storage can presign."""
+        if publication.artifact_id:
+            artifact = await RunRepository(self.session).artifact_unscoped(publication.artifact_id)
+            if artifact is not None:
+                return RunService(self.session, self.settings).download_url(artifact)
+        source = await self.source_of(publication)
+        storage = get_storage(self.settings)
+        if not storage.supports_presigned:
+            return None
+        return storage.presigned_get(source.key, 24 * 3600, filename=source.name)
 
     async def thumbnail_of(self, publication: Publication) -> tuple[str, str] | None:
         if not publication.thumbnail_artifact_id:
@@ -419,20 +410,6 @@ class PublicationService:
                 "this upload has no video stream; only videos can be published", field="video_id"
             )
         return video.size_bytes
-
-    def _check_fits(self, channel: Channel, body: PublicationCreate, size: int) -> None:
-        if channel.kind == ChannelKind.TELEGRAM and size > self.settings.telegram_max_upload_bytes:
-            raise ValidationFailed(
-                f"the file is {size / 1024**2:.1f} MiB; Telegram bots can send at most "
-                f"{self.settings.telegram_max_upload_bytes / 1024**2:.0f} MiB: publish a shorter clip",
-                field="video_id" if body.video_id else "artifact_id",
-            )
-        if channel.kind == ChannelKind.YOUTUBE:
-            for field, text in (("title", body.title), ("description", body.description)):
-                if "<" in text or ">" in text:
-                    raise ValidationFailed(f"YouTube does not accept < or > in the {field}", field=field)
-            if len(",".join(body.tags)) > 500:
-                raise ValidationFailed("YouTube allows at most 500 characters of tags", field="tags")
 
     async def _reload(self, publication_id: str) -> Publication:
         publication = await self.publications.get_unscoped(publication_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
-from kadr.accounts.dependencies import CurrentUser, current_user
+from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
 from kadr.core.schemas import Paginated
@@ -30,7 +30,7 @@ SSE_RETRY_MS = 3000
 async def create_run(
     body: RunCreate,
     response: Response,
-    user: CurrentUser,
+    user: RunsWrite,
     session: SessionDep,
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
@@ -46,7 +46,7 @@ async def create_run(
 
 @router.get("/runs", response_model=Paginated[RunOut])
 async def list_runs(
-    user: CurrentUser,
+    user: RunsRead,
     session: SessionDep,
     settings: SettingsDep,
     page: Annotated[Page, Depends()],
@@ -62,7 +62,7 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-async def get_run(run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+async def get_run(run_id: str, user: RunsRead, session: SessionDep, settings: SettingsDep) -> Response:
     """The run's status and progress with its components (what clients poll)."""
     run = RunOut.model_validate(await RunService(session, settings).status(user.id, run_id))
     # Serialised here, once: returned as a model, FastAPI would validate it a second time.
@@ -71,7 +71,7 @@ async def get_run(run_id: str, user: CurrentUser, session: SessionDep, settings:
 
 @router.post("/runs/{run_id}/events-link", response_model=EventsLinkOut)
 async def create_events_link(
-    run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    run_id: str, user: RunsRead, session: SessionDep, settings: SettingsDep
 ) -> EventsLinkOut:
     """A short-lived signed URL of the run's event stream, for a browser's EventSource
     (which cannot send an Authorization header)."""
@@ -99,7 +99,7 @@ async def run_events(
     if token is not None:
         owner_id = service.events_link_owner(token, run_id)
     else:
-        owner_id = (await current_user(request, session, settings)).id
+        owner_id = (await authorize(request, session, settings, Scope.RUNS_READ)).id
     first = await service.open_watch(owner_id, run_id)
     return StreamingResponse(
         server_sent_events(service.watch(owner_id, run_id, first)),
@@ -109,13 +109,13 @@ async def run_events(
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
-async def cancel_run(run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> RunOut:
+async def cancel_run(run_id: str, user: RunsWrite, session: SessionDep, settings: SettingsDep) -> RunOut:
     return RunOut.model_validate(await RunService(session, settings).cancel(user.id, run_id))
 
 
 @router.get("/runs/{run_id}/artifacts", response_model=list[ArtifactOut])
 async def list_artifacts(
-    run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    run_id: str, user: RunsRead, session: SessionDep, settings: SettingsDep
 ) -> list[ArtifactOut]:
     service = RunService(session, settings)
     artifacts = await service.artifacts(user.id, run_id)
@@ -127,7 +127,7 @@ async def list_artifacts(
 
 @router.get("/runs/{run_id}/manifest")
 async def get_manifest(
-    run_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    run_id: str, user: RunsRead, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     return await RunService(session, settings).manifest(user.id, run_id)
 
@@ -149,7 +149,7 @@ async def download_artifact(
         verify(settings, "download", token, artifact_id)
         artifact = await service.artifact_by_link(artifact_id)
     else:
-        user = await current_user(request, session, settings)
+        user = await authorize(request, session, settings, Scope.RUNS_READ)
         artifact = await service.artifact(user.id, artifact_id)
     await session.commit()
     filename = artifact.name.rsplit("/", 1)[-1]
@@ -185,13 +185,13 @@ def _columns(artifact: object) -> dict[str, Any]:
 
 
 @router.get("/profiles", response_model=list[ProfileOut], tags=["profiles"])
-async def list_profiles(user: CurrentUser, session: SessionDep, settings: SettingsDep) -> list[ProfileOut]:
+async def list_profiles(user: RunsRead, session: SessionDep, settings: SettingsDep) -> list[ProfileOut]:
     return [ProfileOut.model_validate(p) for p in await RunService(session, settings).list_profiles(user.id)]
 
 
 @router.post("/profiles", status_code=status.HTTP_201_CREATED, response_model=ProfileOut, tags=["profiles"])
 async def create_profile(
-    body: ProfileIn, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: ProfileIn, response: Response, user: RunsWrite, session: SessionDep, settings: SettingsDep
 ) -> ProfileOut:
     profile = await RunService(session, settings).create_profile(
         user.id, body.name, body.description, body.components
@@ -201,10 +201,10 @@ async def create_profile(
 
 
 @router.get("/profiles/{name}", response_model=ProfileOut, tags=["profiles"])
-async def get_profile(name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> ProfileOut:
+async def get_profile(name: str, user: RunsRead, session: SessionDep, settings: SettingsDep) -> ProfileOut:
     return ProfileOut.model_validate(await RunService(session, settings).get_profile(user.id, name))
 
 
 @router.delete("/profiles/{name}", status_code=status.HTTP_204_NO_CONTENT, tags=["profiles"])
-async def delete_profile(name: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> None:
+async def delete_profile(name: str, user: RunsWrite, session: SessionDep, settings: SettingsDep) -> None:
     await RunService(session, settings).delete_profile(user.id, name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
@@ -21,7 +22,7 @@ from kadr.core.ids import new_id
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
-from kadr.notifications.service import emit
+from kadr.notifications.outbox import emit
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -44,6 +45,7 @@ from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, vers
 from kadr.runs.repository import RunRepository
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
+from kadr.videos.service import on_video_delete
 
 DOWNLOAD_LINK_SECONDS = 3600
 #: Event-stream links: long enough to open the stream, which then lasts until the run ends.
@@ -115,7 +117,7 @@ def run_topic(run_id: str) -> str:
     return f"run:{run_id}"
 
 
-def status_view(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def status_view(rows: Sequence[RowMapping]) -> dict[str, Any]:
     """RunOut's fields from `RunRepository.status_rows` (run columns, then `c_*` per component)."""
     first = rows[0]
     view = {key: value for key, value in first.items() if not key.startswith("c_")}
@@ -563,3 +565,9 @@ class RunService:
 
     async def run_counts_by_status(self) -> list[tuple[str, int]]:
         return await self.runs.counts_by_status()
+
+
+@on_video_delete
+async def _detach_runs(session: AsyncSession, settings: Settings, owner_id: str, video_id: str) -> list[str]:
+    """A deleted video takes its runs along (cancelled first); their unused objects go after the commit."""
+    return await RunService(session, settings).detach_video(owner_id, video_id)

@@ -56,7 +56,11 @@ async def process_run(context: JobContext) -> dict[str, Any] | None:
         return {"skipped": "run is finished, cancelled or gone"}
     orchestrator = Orchestrator(settings, get_storage(settings), COMPONENTS)
     records = await orchestrator.execute(
-        pipeline_run, DatabaseRecorder(settings, run_id), context.cancel_event, context.drain_event
+        pipeline_run,
+        DatabaseRecorder(settings, run_id),
+        context.cancel_event,
+        context.drain_event,
+        attempt=context.attempt,
     )
     async with get_database(settings).session() as session:
         await RunService(session, settings).finish_processing(run_id)

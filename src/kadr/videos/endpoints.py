@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from kadr.accounts.dependencies import CurrentUser
+from kadr.accounts.dependencies import VideosRead, VideosWrite
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.errors import PayloadTooLarge
-from kadr.core.http import Page
+from kadr.core.http import Page, problem_responses
 from kadr.core.ids import new_id
 from kadr.core.schemas import Paginated
 from kadr.core.signing import verify
@@ -25,7 +25,10 @@ router = APIRouter(tags=["videos"])
 def _check_declared_length(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
-        raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        error = PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        # Refused before reading: close rather than let the server read the whole body for nothing.
+        error.headers["Connection"] = "close"
+        raise error
 
 
 @router.post(
@@ -33,6 +36,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
     status_code=status.HTTP_201_CREATED,
     response_model=VideoOut,
     summary="Upload a video (multipart field `file`, or the raw body with its Content-Type)",
+    responses=problem_responses(400, 413),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -51,7 +55,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
 async def upload_video(
     request: Request,
     response: Response,
-    user: CurrentUser,
+    user: VideosWrite,
     session: SessionDep,
     settings: SettingsDep,
     filename: Annotated[str | None, Query(description="Name for a raw-body upload")] = None,
@@ -74,7 +78,7 @@ async def upload_video(
 
 @router.get("/videos", response_model=Paginated[VideoOut])
 async def list_videos(
-    user: CurrentUser, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
+    user: VideosRead, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
 ) -> Paginated[VideoOut]:
     items, total = await VideoService(session, settings).list_page(user.id, page.limit, page.offset)
     return Paginated[VideoOut](
@@ -83,12 +87,12 @@ async def list_videos(
 
 
 @router.get("/videos/{video_id}", response_model=VideoOut)
-async def get_video(video_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> VideoOut:
+async def get_video(video_id: str, user: VideosRead, session: SessionDep, settings: SettingsDep) -> VideoOut:
     return VideoOut.model_validate(await VideoService(session, settings).get(user.id, video_id))
 
 
 @router.delete("/videos/{video_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_video(video_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> None:
+async def delete_video(video_id: str, user: VideosWrite, session: SessionDep, settings: SettingsDep) -> None:
     await VideoService(session, settings).delete(user.id, video_id)
 
 
@@ -105,7 +109,7 @@ def _upload_out(upload: object, instructions: dict[str, object] | None = None) -
 
 @router.post("/uploads", status_code=status.HTTP_201_CREATED, response_model=UploadOut)
 async def create_upload(
-    body: UploadCreate, response: Response, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    body: UploadCreate, response: Response, user: VideosWrite, session: SessionDep, settings: SettingsDep
 ) -> UploadOut:
     upload, instructions = await VideoService(session, settings).create_upload(
         user.id, body.filename, body.content_type, body.size_bytes
@@ -116,7 +120,7 @@ async def create_upload(
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)
 async def get_upload(
-    upload_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    upload_id: str, user: VideosRead, session: SessionDep, settings: SettingsDep
 ) -> UploadOut:
     return _upload_out(await VideoService(session, settings).get_upload(user.id, upload_id))
 
@@ -154,7 +158,7 @@ async def put_upload_content(
 async def complete_upload(
     upload_id: str,
     response: Response,
-    user: CurrentUser,
+    user: VideosWrite,
     session: SessionDep,
     settings: SettingsDep,
     body: UploadComplete | None = None,

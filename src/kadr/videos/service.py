@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +37,20 @@ UPLOAD_TTL = timedelta(hours=24)
 SINGLE_PUT_LIMIT = 64 * 1024**2
 MIN_PART_SIZE = 8 * 1024**2
 MAX_PARTS = 10_000
+
+
+#: (session, settings, owner id, video id) -> storage keys no record uses any more. Domains that keep
+#: rows about a video (runs) register one with `on_video_delete`: it removes their rows in the delete
+#: transaction, without committing. A port, so that videos does not import the domains built on it.
+VideoDetacher = Callable[[AsyncSession, Settings, str, str], Awaitable[list[str]]]
+_DETACHERS: list[VideoDetacher] = []
+
+
+def on_video_delete(detacher: VideoDetacher) -> VideoDetacher:
+    """Register `detacher` to run whenever a video is deleted."""
+    if detacher not in _DETACHERS:
+        _DETACHERS.append(detacher)
+    return detacher
 
 
 def source_key(video_id: str, filename: str) -> str:
@@ -130,11 +144,10 @@ class VideoService:
 
     async def delete(self, owner_id: str, video_id: str) -> None:
         """Delete a video, its runs and every stored object no other record still uses."""
-        from kadr.runs.service import RunService
-
         video = await self.get(owner_id, video_id)
-        runs = RunService(self.session, self.settings)
-        orphaned = await runs.detach_video(owner_id, video.id)
+        orphaned: list[str] = []
+        for detach in _DETACHERS:
+            orphaned += await detach(self.session, self.settings, owner_id, video.id)
         source = video.storage_key
         await self.videos.delete(video)
         await self.session.flush()

@@ -3,6 +3,7 @@ against a stand-in server that speaks the real protocol (including its errors)."
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import threading
@@ -15,8 +16,10 @@ import pytest
 from pydantic import SecretStr
 
 from kadr.config import Settings
-from kadr.core.errors import PermanentJobError
+from kadr.core.errors import PermanentJobError, ValidationFailed
+from kadr.pipeline.components import transcribe
 from kadr.pipeline.components.transcribe import RemoteTranscriptionError
+from kadr.runs.profiles import resolve_plan
 from tests.conftest import DATA_DIR
 from tests.pipeline.components.conftest import Bench, make_bench
 
@@ -35,6 +38,69 @@ def test_transcript_has_the_spoken_words_with_timings(talk: Bench) -> None:
     assert talk.results["transcribe"].summary["device"] == "cpu"
     progress = talk.progress["transcribe"]
     assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def _long_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 6]
+
+
+class RecordingModel:
+    """Wraps the real Whisper model and notes how many samples each call was given."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.lengths: list[int] = []
+
+    def transcribe(self, audio: Any, **options: Any) -> Any:
+        self.lengths.append(len(audio))
+        return self.model.transcribe(audio, **options)
+
+
+def test_pieces_give_the_same_words_at_the_same_times(
+    tmp_path: Path, talk: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[RecordingModel] = []
+    real_model = transcribe.get_whisper_model
+
+    def recording_model(*args: Any) -> RecordingModel:
+        recorded.append(RecordingModel(real_model(*args)))
+        return recorded[-1]
+
+    monkeypatch.setattr(transcribe, "get_whisper_model", recording_model)
+    bench = make_bench(talk.source, tmp_path, "probe", "audio")
+    bench.run("transcribe", piece_seconds=20)
+    pieces = recorded[0].lengths
+    assert len(pieces) == 3 and max(pieces) < 30 * 16000, "Whisper never sees the whole audio"
+
+    chunked = bench.json("transcript.json")
+    whole = talk.json("transcript.json")  # the same WAV in one piece
+    words = [w for s in chunked["segments"] for w in s["words"]]
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and words[-1]["end"] <= chunked["duration"] + 0.5
+    assert [s["id"] for s in chunked["segments"]] == list(range(len(chunked["segments"])))
+    # Nothing lost or said twice at a boundary: the long words of the script, each as often as written.
+    spoken = _long_words((DATA_DIR / "talk.txt").read_text())
+    heard = _long_words(" ".join(w["word"] for w in words))
+    assert all(heard.count(w) <= spoken.count(w) for w in set(spoken)), "a word was duplicated"
+    assert len(set(spoken) & set(heard)) / len(set(spoken)) > 0.9
+    # Offsets are right: every word ends where the one-piece transcript heard it end.
+    reference = [w for s in whole["segments"] for w in s["words"]]
+    assert abs(len(words) - len(reference)) <= 2
+    matcher = difflib.SequenceMatcher(
+        a=[w["word"].strip().lower() for w in reference], b=[w["word"].strip().lower() for w in words]
+    )
+    matched = [
+        (reference[i + k], words[j + k]) for i, j, n in matcher.get_matching_blocks() for k in range(n)
+    ]
+    assert len(matched) >= 0.9 * len(reference)
+    # Ends, not starts: Whisper stretches the first word of a segment back over the pause before it.
+    assert all(abs(a["end"] - b["end"]) < 0.5 for a, b in matched)
+    assert bench.progress["transcribe"] == sorted(bench.progress["transcribe"])
+
+
+def test_piece_length_is_bounded(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match="piece_seconds"):
+        resolve_plan(Settings(data_dir=tmp_path), {"transcribe": {"piece_seconds": 1}})
 
 
 class OpenAITranscriptionStandIn(BaseHTTPRequestHandler):

@@ -1,13 +1,15 @@
 """clips: the best highlights as mp4, reframed to 9:16 and/or 16:9, captions burned in.
 
-Each clip is cut with input seeking (`-ss` before `-i`), so the work scales with the
-length of the clips, never the source. Captions come from the transcript's word
-timings, written to a clip-local ASS file that starts at zero.
+Each highlight is cut with input seeking (`-ss` before `-i`), so the work scales with the
+length of the clips, never the source, and is decoded once: one ffmpeg `split`s it into
+every aspect asked for, each with its own encoder. Captions come from the transcript's
+word timings, written to a clip-local ASS file per aspect that starts at zero.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,12 +17,14 @@ from typing import Any, ClassVar
 import pysubs2
 
 from kadr.assets import CAPTION_FONT, FONTS_DIR
+from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
 from kadr.media.ffmpeg import run_ffmpeg
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 
 ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080)}
+RESOLUTIONS = ("1080p", "source")
 
 
 def caption_file(
@@ -73,15 +77,65 @@ def _filter_path(path: Path) -> str:
     return "'" + str(path).replace("\\", "\\\\").replace("'", "'\\''").replace(":", "\\:") + "'"
 
 
+def output_size(aspect: str, resolution: str, source: tuple[int, int] | None) -> tuple[int, int]:
+    """The frame size of a clip: the aspect's full size, or with `resolution: source` the largest
+    size of that aspect no bigger than the source in either dimension (even, as yuv420p needs)."""
+    width, height = ASPECTS[aspect]
+    if resolution != "source" or not source or not all(source):
+        return width, height
+    scale = min(1.0, source[0] / width, source[1] / height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
 def geometry_filter(aspect: str, size: tuple[int, int]) -> str:
     width, height = size
-    if aspect == "9:16":
+    if ASPECTS[aspect][1] > ASPECTS[aspect][0]:
         # Reframe: fill the frame and keep the centre.
         return f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},setsar=1"
     return (
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
         f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1"
     )
+
+
+def encoder_threads(outputs: int) -> int:
+    """libx264 threads per output when one ffmpeg encodes `outputs` clips at once: the cores
+    shared out, so that two encoders on a small machine do not each start 1.5 threads per core."""
+    return max(1, (os.cpu_count() or 1) // max(1, outputs))
+
+
+def render_args(
+    source: Path,
+    start: float,
+    end: float,
+    outputs: list[tuple[Path, str]],
+    *,
+    preset: str,
+    crf: int,
+    threads: int,
+    audio_bitrate: str | None,
+) -> list[str]:
+    """One ffmpeg that decodes [start, end) once and encodes every (path, video filter) output.
+
+    `-ss`/`-t` on the input: the source is read only for the clip's span (input seeking).
+    """
+    if len(outputs) == 1:
+        graph = f"[0:v:0]{outputs[0][1]}[v0]"
+    else:
+        labels = "".join(f"[s{i}]" for i in range(len(outputs)))
+        graph = ";".join(
+            [f"[0:v:0]split={len(outputs)}{labels}"]
+            + [f"[s{i}]{video_filter}[v{i}]" for i, (_, video_filter) in enumerate(outputs)]
+        )
+    args = ["-y", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}", "-i", str(source)]
+    args += ["-filter_complex", graph]
+    for i, (path, _) in enumerate(outputs):
+        args += ["-map", f"[v{i}]", "-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
+        args += ["-pix_fmt", "yuv420p", "-threads", str(threads)]
+        if audio_bitrate is not None:
+            args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", audio_bitrate, "-ac", "2"]
+        args += ["-movflags", "+faststart", str(path)]
+    return args
 
 
 def _clip_progress(
@@ -97,7 +151,7 @@ def _clip_progress(
 
 class Clips(Component):
     name = "clips"
-    version = "1"
+    version = "2"
     requires = ("highlights", "transcribe", "probe")
     defaults: ClassVar[dict[str, Any]] = {
         "count": 3,
@@ -107,16 +161,28 @@ class Clips(Component):
         "preset": "veryfast",
         "crf": 23,
         "audio_bitrate": "128k",
+        #: "1080p": 1080x1920 / 1920x1080; "source": no upscaling, at most the source's size.
+        "resolution": "1080p",
+        #: libx264 threads per output; 0 shares the machine's cores among the outputs.
+        "threads": 0,
     }
     weight = 5.0
+
+    @classmethod
+    def resolve_params(cls, settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
+        params = super().resolve_params(settings, overrides)
+        if params["resolution"] not in RESOLUTIONS:
+            raise ValueError(f"clips: resolution must be one of {', '.join(RESOLUTIONS)}")
+        return params
 
     def run(self, ctx: ComponentContext) -> ComponentResult:
         info = MediaInfo.from_dict(ctx.read_json("probe.json"))
         if not info.has_video:
             return ComponentResult(skipped_reason="source has no video stream to cut clips from")
         params = ctx.params
-        unknown = [a for a in params["aspects"] if a not in ASPECTS]
-        if unknown or not params["aspects"]:
+        aspects = list(dict.fromkeys(params["aspects"]))
+        unknown = [a for a in aspects if a not in ASPECTS]
+        if unknown or not aspects:
             raise PermanentJobError(
                 f"clips: aspects must be among {', '.join(ASPECTS)}; got {params['aspects']}"
             )
@@ -124,72 +190,80 @@ class Clips(Component):
         if not highlights:
             return ComponentResult(skipped_reason="there are no highlights to cut")
         words = [w for s in ctx.read_json("transcript.json")["segments"] for w in s.get("words", [])]
-        jobs = [(h, aspect) for h in highlights for aspect in params["aspects"]]
-        total = sum(h["end"] - h["start"] for h, _ in jobs) or 1.0
+        source_size = (info.display_width or info.width or 0, info.display_height or info.height or 0)
+        sizes = {a: output_size(a, str(params["resolution"]), source_size) for a in aspects}
+        threads = int(params["threads"]) or encoder_threads(len(aspects))
+        total = sum(h["end"] - h["start"] for h in highlights) or 1.0
         done = 0.0
         artifacts: list[ProducedArtifact] = []
         index: list[dict[str, Any]] = []
-        for highlight, aspect in jobs:
+        for highlight in highlights:
             start, end = float(highlight["start"]), float(highlight["end"])
-            size = ASPECTS[aspect]
-            name = f"clips/clip_{highlight['rank']:02d}_{aspect.replace(':', 'x')}.mp4"
-            out = ctx.output(name)
-            video_filter = geometry_filter(aspect, size)
-            if params["captions"] and words:
-                ass = ctx.workdir / "captions" / f"{Path(name).stem}.ass"
-                ass.parent.mkdir(parents=True, exist_ok=True)
-                if caption_file(words, start, end, size, ass, int(params["words_per_caption"])):
-                    video_filter += f",subtitles={_filter_path(ass)}:fontsdir={_filter_path(FONTS_DIR)}"
-            args = [
-                "-y",
-                "-ss",
-                f"{start:.3f}",
-                "-i",
-                str(ctx.source),
-                "-t",
-                f"{end - start:.3f}",
-                "-map",
-                "0:v:0",
-                "-vf",
-                video_filter,
-                "-c:v",
-                "libx264",
-                "-preset",
-                str(params["preset"]),
-                "-crf",
-                str(params["crf"]),
-                "-pix_fmt",
-                "yuv420p",
-            ]
-            if info.has_audio:
-                args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", str(params["audio_bitrate"]), "-ac", "2"]
-            args += ["-movflags", "+faststart", str(out)]
+            outputs: list[tuple[Path, str]] = []
+            for aspect in aspects:
+                name = f"clips/clip_{highlight['rank']:02d}_{aspect.replace(':', 'x')}.mp4"
+                video_filter = geometry_filter(aspect, sizes[aspect])
+                if params["captions"] and words:
+                    video_filter += self._captions(ctx, words, start, end, sizes[aspect], name)
+                outputs.append((ctx.output(name), video_filter))
+                artifacts.append(ProducedArtifact(name, outputs[-1][0], "video", "video/mp4"))
+                index.append(
+                    {
+                        "rank": highlight["rank"],
+                        "aspect": aspect,
+                        "name": name,
+                        "start": start,
+                        "end": end,
+                        "duration": round(end - start, 3),
+                        "width": sizes[aspect][0],
+                        "height": sizes[aspect][1],
+                        "title": highlight["title"],
+                    }
+                )
             run_ffmpeg(
-                args,
+                render_args(
+                    ctx.source,
+                    start,
+                    end,
+                    outputs,
+                    preset=str(params["preset"]),
+                    crf=int(params["crf"]),
+                    threads=threads,
+                    audio_bitrate=str(params["audio_bitrate"]) if info.has_audio else None,
+                ),
                 executable=ctx.settings.ffmpeg_binary,
                 cancel_event=ctx.cancel_event,
                 deadline=ctx.deadline,
                 duration_seconds=end - start,
-                on_progress=_clip_progress(ctx, done, end - start, total, name),
+                on_progress=_clip_progress(ctx, done, end - start, total, f"clip {highlight['rank']}"),
                 threads=ctx.settings.ffmpeg_threads,
             )
             done += end - start
-            artifacts.append(ProducedArtifact(name, out, "video", "video/mp4"))
-            index.append(
-                {
-                    "rank": highlight["rank"],
-                    "aspect": aspect,
-                    "name": name,
-                    "start": start,
-                    "end": end,
-                    "duration": round(end - start, 3),
-                    "width": size[0],
-                    "height": size[1],
-                    "title": highlight["title"],
-                }
-            )
         listing = ctx.output("clips/clips.json")
         listing.write_text(json.dumps(index, indent=1, ensure_ascii=False))
         artifacts.append(ProducedArtifact("clips/clips.json", listing, "json", "application/json"))
         ctx.progress(1.0)
-        return ComponentResult(artifacts, {"clips": len(index), "seconds_encoded": round(done, 2)})
+        return ComponentResult(
+            artifacts,
+            {
+                "clips": len(index),
+                "seconds_encoded": round(done * len(aspects), 2),
+                "encoder_threads": threads,
+            },
+        )
+
+    @staticmethod
+    def _captions(
+        ctx: ComponentContext,
+        words: list[dict[str, Any]],
+        start: float,
+        end: float,
+        size: tuple[int, int],
+        name: str,
+    ) -> str:
+        """Write the clip-local ASS file; the `subtitles` filter that burns it (or "" when silent)."""
+        ass = ctx.workdir / "captions" / f"{Path(name).stem}.ass"
+        ass.parent.mkdir(parents=True, exist_ok=True)
+        if not caption_file(words, start, end, size, ass, int(ctx.params["words_per_caption"])):
+            return ""
+        return f",subtitles={_filter_path(ass)}:fontsdir={_filter_path(FONTS_DIR)}"

@@ -1,5 +1,12 @@
 """transcribe: timed segments and words, by local faster-whisper or a remote
-OpenAI-compatible `/v1/audio/transcriptions` server."""
+OpenAI-compatible `/v1/audio/transcriptions` server (`kadr.providers.openai_audio`).
+
+Locally the WAV is transcribed in pieces of about `piece_seconds`, each cut at the
+quietest moment near its boundary and read from disk only when its turn comes:
+faster-whisper holds a piece's samples, log-mel and VAD state at once, so memory stays
+flat whatever the source's length. The language is detected once, on the first piece
+with speech, and then fixed for the rest.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,20 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
-
 from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
+from kadr.pipeline.components.audio import SAMPLE_RATE, wav_pieces
 from kadr.pipeline.models import get_whisper_model
+from kadr.providers import openai_audio
+from kadr.providers.openai_audio import RemoteTranscriptionError
 
-REMOTE_TIMEOUT_SECONDS = 600.0
+__all__ = ["RemoteTranscriptionError", "Transcribe"]
 
-
-class RemoteTranscriptionError(RuntimeError):
-    """The remote transcription server failed (retried as a transient error)."""
+#: How far from a piece's nominal end the cut may move to land in a pause.
+BOUNDARY_SEARCH_SECONDS = 10.0
+#: Pieces shorter than this would cost more in per-call overhead than they save.
+MIN_PIECE_SECONDS = 5.0
 
 
 def _word(start: float, end: float, word: str, probability: float | None) -> dict[str, Any]:
@@ -26,99 +35,76 @@ def _word(start: float, end: float, word: str, probability: float | None) -> dic
 
 
 def transcribe_locally(ctx: ComponentContext, wav: Path, duration: float) -> tuple[list[dict[str, Any]], str]:
+    """faster-whisper over the WAV piece by piece; timestamps are offset to the whole source."""
     params = ctx.params
     model = get_whisper_model(
         params["model"], ctx.settings.asr_device, ctx.settings.asr_compute_type, ctx.settings.asr_threads
     )
-    language = params["language"] or ("en" if str(params["model"]).endswith(".en") else None)
-    segments_iter, info = model.transcribe(
-        str(wav),
-        language=language,
-        beam_size=int(params["beam_size"]),
-        vad_filter=bool(params["vad"]),
-        word_timestamps=True,
-        condition_on_previous_text=False,
-    )
+    language: str | None = params["language"] or ("en" if str(params["model"]).endswith(".en") else None)
+    detected = ""
     segments: list[dict[str, Any]] = []
-    for segment in segments_iter:
-        words = [_word(w.start, w.end, w.word, round(w.probability, 3)) for w in segment.words or []]
-        segments.append(
-            {
-                "id": len(segments),
-                "start": round(segment.start, 3),
-                "end": round(segment.end, 3),
-                "text": segment.text.strip(),
-                "words": words,
-            }
+    for offset, samples in wav_pieces(wav, float(params["piece_seconds"]), BOUNDARY_SEARCH_SECONDS):
+        piece_segments, info = model.transcribe(
+            samples,
+            language=language,
+            beam_size=int(params["beam_size"]),
+            vad_filter=bool(params["vad"]),
+            word_timestamps=True,
+            condition_on_previous_text=False,
         )
-        ctx.progress(
-            min(0.99, segment.end / duration) if duration else 0.5, f"{segment.end:.0f}s transcribed"
-        )
-    return segments, info.language
+        piece_end = offset + len(samples) / SAMPLE_RATE
+        for segment in piece_segments:
+            # Whisper may place an end a little past the audio it was given: clamp to the piece.
+            words = [
+                _word(offset + w.start, min(offset + w.end, piece_end), w.word, round(w.probability, 3))
+                for w in segment.words or []
+            ]
+            segments.append(
+                {
+                    "id": len(segments),
+                    "start": round(offset + segment.start, 3),
+                    "end": round(min(offset + segment.end, piece_end), 3),
+                    "text": segment.text.strip(),
+                    "words": words,
+                }
+            )
+            detected = detected or info.language
+            done = offset + segment.end
+            ctx.progress(min(0.99, done / duration) if duration else 0.5, f"{done:.0f}s transcribed")
+        if language is None and detected:
+            language = detected  # one language for the whole source, as one call would have said
+        del samples  # the next piece is read only now
+    return segments, language or detected
 
 
 def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str, Any]], str]:
+    """The whole WAV to an OpenAI-compatible server (streamed from disk)."""
     settings = ctx.settings
-    url = settings.asr_remote_url.rstrip("/") + "/v1/audio/transcriptions"
-    headers = {}
-    if settings.asr_remote_api_key.get_secret_value():
-        headers["Authorization"] = f"Bearer {settings.asr_remote_api_key.get_secret_value()}"
-    data: dict[str, str | list[str]] = {
-        "model": str(ctx.params["model"]),
-        "response_format": "verbose_json",
-        "timestamp_granularities[]": ["word", "segment"],
-    }
-    if ctx.params["language"]:
-        data["language"] = str(ctx.params["language"])
     ctx.progress(0.05, "sent to the transcription server")
     try:
-        with wav.open("rb") as handle:
-            response = httpx.post(
-                url,
-                headers=headers,
-                data=data,
-                files={"file": ("audio.wav", handle, "audio/wav")},
-                timeout=REMOTE_TIMEOUT_SECONDS,
-            )
-    except httpx.HTTPError as exc:
-        raise RemoteTranscriptionError(f"transcription server unreachable: {exc}") from exc
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:300]
-        if response.status_code in (400, 401, 403, 404, 413, 415, 422):
-            raise PermanentJobError(
-                f"transcription server refused the audio ({response.status_code}): {message}"
-            )
-        raise RemoteTranscriptionError(f"transcription server error {response.status_code}: {message}")
-    body = response.json()
-    words = body.get("words") or []
-    segments: list[dict[str, Any]] = []
-    for raw in body.get("segments") or []:
-        start, end = float(raw["start"]), float(raw["end"])
-        inside = [
-            _word(float(w["start"]), float(w["end"]), " " + str(w["word"]).strip(), None)
-            for w in words
-            if start <= float(w["start"]) < end
-        ]
-        segments.append(
-            {
-                "id": len(segments),
-                "start": round(start, 3),
-                "end": round(end, 3),
-                "text": str(raw.get("text", "")).strip(),
-                "words": inside,
-            }
+        segments, language = openai_audio.transcribe(
+            settings.asr_remote_url,
+            settings.asr_remote_api_key.get_secret_value(),
+            wav,
+            model=str(ctx.params["model"]),
+            language=ctx.params["language"] or None,
         )
-    return segments, str(body.get("language") or ctx.params["language"] or "")
+    except openai_audio.TranscriptionRefused as exc:
+        raise PermanentJobError(str(exc)) from exc
+    return segments, language or str(ctx.params["language"] or "")
 
 
 class Transcribe(Component):
     name = "transcribe"
-    version = "1"
+    version = "2"
     requires = ("audio",)
-    defaults: ClassVar[dict[str, Any]] = {"model": None, "language": None, "beam_size": 5, "vad": True}
+    defaults: ClassVar[dict[str, Any]] = {
+        "model": None,
+        "language": None,
+        "beam_size": 5,
+        "vad": True,
+        "piece_seconds": 300,
+    }
     weight = 4.0
 
     @classmethod
@@ -126,6 +112,8 @@ class Transcribe(Component):
         params = super().resolve_params(settings, overrides)
         if params["model"] is None:
             params["model"] = settings.asr_model
+        if float(params["piece_seconds"]) < MIN_PIECE_SECONDS:
+            raise ValueError(f"transcribe: piece_seconds must be at least {MIN_PIECE_SECONDS:g}")
         params["engine"] = "remote" if settings.asr_remote_url else "local"
         return params
 

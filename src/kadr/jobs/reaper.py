@@ -1,20 +1,12 @@
-"""Periodic duties: re-deliver jobs whose worker died or whose message was lost, dispatch due
-publications and check their channels ahead of the slot,
-clean scratch space, sample queue metrics.
-
-Every duty is a set of conditional UPDATEs, so any number of schedulers may run
-at once without dispatching anything twice.
-"""
+"""The job system's own duties: re-deliver jobs whose worker died or whose message was lost, and
+clean the scratch space crashed attempts leave behind."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
@@ -22,13 +14,12 @@ from kadr.core.clock import utcnow
 from kadr.core.db import get_database
 from kadr.core.logging import get_logger
 from kadr.jobs import broker
+from kadr.jobs.duties import Duty, register_duty
 from kadr.jobs.models import Job, JobStatus
 from kadr.jobs.registry import JobContext, get_kind
 from kadr.jobs.repository import JobRepository
 
 log = get_logger(__name__)
-
-Duty = Callable[[Settings], Awaitable[int]]
 
 
 async def reap_expired_leases(settings: Settings) -> int:
@@ -96,67 +87,28 @@ async def clean_scratch(settings: Settings, older_than_hours: float = 24.0) -> i
     return removed
 
 
-async def dispatch_due_publications(settings: Settings) -> int:
-    """Claim publications whose time has come and put them on the publish queue (once each)."""
-    from kadr.publications.service import PublicationService
+@register_duty
+class ReapExpiredLeases(Duty):
+    name = "reap_expired_leases"
 
-    async with get_database(settings).session() as session:
-        return await PublicationService(session, settings).dispatch_due()
-
-
-async def check_channels_before_slots(settings: Settings) -> int:
-    """Have each channel with a slot inside the preflight window check its credentials."""
-    from kadr.publications.service import PublicationService
-
-    async with get_database(settings).session() as session:
-        return await PublicationService(session, settings).preflight()
+    async def run_once(self, settings: Settings) -> int:
+        return await reap_expired_leases(settings)
 
 
-class Scheduler:
-    """Runs the duties on an interval inside the current event loop."""
+@register_duty
+class RedeliverLostJobs(Duty):
+    name = "redeliver_lost_jobs"
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._scheduler = AsyncIOScheduler(timezone="UTC")
+    async def run_once(self, settings: Settings) -> int:
+        return await redeliver_lost_jobs(settings)
 
-    def _duties(self) -> list[tuple[str, Duty, float]]:
-        interval = self.settings.scheduler_interval_seconds
-        duties: list[tuple[str, Duty, float]] = [
-            ("reap_expired_leases", reap_expired_leases, interval),
-            ("redeliver_lost_jobs", redeliver_lost_jobs, interval),
-            ("dispatch_due_publications", dispatch_due_publications, interval),
-            ("check_channels_before_slots", check_channels_before_slots, interval),
-            ("clean_scratch", clean_scratch, 3600.0),
-        ]
-        return duties
 
-    async def _guarded(self, name: str, duty: Duty) -> None:
-        try:
-            await duty(self.settings)
-        except asyncio.CancelledError:
-            # Shutdown cut the duty short; every duty is a set of atomic updates, so it is safe to stop.
-            log.debug("scheduler duty interrupted by shutdown", duty=name)
-        except Exception as exc:  # a database blip must not stop the scheduler
-            log.warning("scheduler duty failed", duty=name, error=str(exc)[:300])
+@register_duty
+class CleanScratch(Duty):
+    name = "clean_scratch"
 
-    async def run_once(self) -> None:
-        for name, duty, _ in self._duties():
-            await self._guarded(name, duty)
+    def interval_seconds(self, settings: Settings) -> float:
+        return 3600.0
 
-    def start(self) -> None:
-        for name, duty, every in self._duties():
-            self._scheduler.add_job(
-                self._guarded,
-                "interval",
-                seconds=every,
-                args=(name, duty),
-                id=name,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=utcnow(),
-            )
-        self._scheduler.start()
-
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    async def run_once(self, settings: Settings) -> int:
+        return await clean_scratch(settings)
