@@ -490,3 +490,31 @@ async def test_an_idempotency_key_makes_a_repeated_request_create_one_publicatio
     assert theirs.status_code == 201, theirs.text
     assert theirs.json()["id"] != first.json()["id"]
     assert await _total(client, stranger) == 1
+
+
+async def test_an_idempotency_key_binds_the_request_and_an_empty_one_is_none(
+    client: httpx.AsyncClient, fake_telegram: FakeTelegram, sample_video: Path
+) -> None:
+    headers = await register(client, "idem-body@example.com")
+    channel = await add_telegram(client, headers, fake_telegram)
+    video = await uploaded_video(client, headers, sample_video)
+    body = {
+        "title": "Once",
+        "channel_id": channel["id"],
+        "video_id": video["id"],
+        "publish_at": _at(3600).isoformat(),
+    }
+    keyed = {**headers, "Idempotency-Key": "pub-body"}
+    first = await client.post("/v1/publications", headers=keyed, json=body)
+    assert first.status_code == 201, first.text
+    changed = await client.post("/v1/publications", headers=keyed, json={**body, "title": "Twice"})
+    assert_problem(changed, 422, "idempotency-key-reused")
+    assert await _total(client, headers) == 1
+
+    unkeyed = [
+        await client.post("/v1/publications", headers={**headers, "Idempotency-Key": ""}, json=body)
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in unkeyed] == [201, 201], [a.text for a in unkeyed]
+    assert unkeyed[0].json()["id"] != unkeyed[1].json()["id"]
+    assert await _total(client, headers) == 3

@@ -60,6 +60,47 @@ async def test_create_follow_and_download(
     assert_problem(await api.get(forged_for_other), 403)
 
 
+async def test_an_empty_idempotency_key_is_no_key(
+    api: httpx.AsyncClient, short_video: tuple[dict[str, str], str]
+) -> None:
+    headers, video_id = short_video
+    body = {"video_id": video_id, "profile": "transcript-only", "use_cache": False}
+    answers = [
+        await api.post("/v1/runs", headers={**headers, "Idempotency-Key": key}, json=body)
+        for key in ("", " ")
+    ]
+    assert [a.status_code for a in answers] == [202, 202], [a.text for a in answers]
+    assert answers[0].json()["id"] != answers[1].json()["id"], "no key: two requests are two runs"
+
+
+async def test_an_idempotency_key_reused_for_another_request_is_refused(
+    api: httpx.AsyncClient, short_video: tuple[dict[str, str], str]
+) -> None:
+    headers, video_id = short_video
+    keyed = {**headers, "Idempotency-Key": "run-key"}
+    first = await api.post(
+        "/v1/runs", headers=keyed, json={"video_id": video_id, "profile": "transcript-only"}
+    )
+    assert first.status_code == 202, first.text
+    other_profile = await api.post(
+        "/v1/runs", headers=keyed, json={"video_id": video_id, "profile": "default"}
+    )
+    problem = assert_problem(other_profile, 422, "idempotency-key-reused")
+    assert problem["idempotency_key"] == "run-key"
+    other_params = await api.post(
+        "/v1/runs",
+        headers=keyed,
+        json={"video_id": video_id, "profile": "transcript-only", "params": {"transcribe": {"beam_size": 2}}},
+    )
+    assert_problem(other_params, 422, "idempotency-key-reused")
+    same = await api.post(
+        "/v1/runs", headers=keyed, json={"video_id": video_id, "profile": "transcript-only"}
+    )
+    assert same.json()["id"] == first.json()["id"]
+    listed = (await api.get(f"/v1/runs?video_id={video_id}", headers=headers)).json()
+    assert listed["total"] == 1, "a refused reuse creates nothing"
+
+
 async def test_cancel_a_running_run(api: httpx.AsyncClient, tmp_path: Path) -> None:
     headers = await register(api, "cancel@example.com")
     long_video = (await upload(api, headers, make_video(tmp_path / "long.mp4", 90, size="1280x720"))).json()

@@ -101,6 +101,12 @@ class ValidationFailed(KadrError):
     status, slug, title = 422, "validation-failed", "Validation failed"
 
 
+class IdempotencyKeyReused(ValidationFailed):
+    """The same Idempotency-Key came with a different request."""
+
+    slug, title = "idempotency-key-reused", "Idempotency key reused"
+
+
 class InvalidMedia(ValidationFailed):
     """The content is not a decodable video or audio file."""
 

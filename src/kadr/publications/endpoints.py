@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from kadr.accounts.dependencies import PublicationsRead, Publish
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
+from kadr.core.idempotency import IdempotencyKey
 from kadr.core.schemas import IsoDateTime, Paginated
 from kadr.publications.schemas import PublicationCreate, PublicationOut, PublicationUpdate
 from kadr.publications.service import PublicationService
@@ -23,7 +24,7 @@ async def create_publication(
     user: Publish,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: IdempotencyKey,
 ) -> PublicationOut:
     """Publish a video or a run's clip to a channel at `publish_at` (default: now)."""
     publication = await PublicationService(session, settings).create(user.id, body, idempotency_key)

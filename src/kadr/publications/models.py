@@ -65,6 +65,7 @@ class Publication(Base):
     #: When the scheduler asked for the channel's credentials to be checked ahead of this slot.
     preflight_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import Page
+from kadr.core.idempotency import IdempotencyKey
 from kadr.core.schemas import Paginated
 from kadr.core.signing import verify
 from kadr.runs.schemas import ArtifactOut, EventsLinkOut, ProfileIn, ProfileOut, RunCreate, RunOut
@@ -33,7 +34,7 @@ async def create_run(
     user: RunsWrite,
     session: SessionDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: IdempotencyKey,
 ) -> RunOut:
     run, from_cache = await RunService(session, settings).create_run(
         user.id, body.video_id, body.profile, body.params, idempotency_key, body.use_cache

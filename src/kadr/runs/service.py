@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
@@ -18,6 +19,7 @@ from kadr.core.changes import HUB, announce_after_commit
 from kadr.core.clock import utcnow
 from kadr.core.db import deferred_transactions, get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
+from kadr.core.idempotency import Idempotency
 from kadr.core.ids import new_id
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
@@ -207,11 +209,41 @@ class RunService:
         idempotency_key: str | None = None,
         use_cache: bool = True,
     ) -> tuple[Run, bool]:
-        """A new run of `profile_name` on the video; (run, answered_from_cache)."""
-        if idempotency_key:
-            existing = await self.runs.find_by_idempotency_key(owner_id, idempotency_key)
+        """A new run of `profile_name` on the video; (run, answered_from_cache).
+
+        With an idempotency key the run that key made is answered instead, if it was made by the
+        same request (`IdempotencyKeyReused` otherwise), also when a concurrent request with the
+        key commits first."""
+        request = {"video_id": video_id, "profile": profile_name, "params": overrides or {}}
+        idempotency = Idempotency.of(idempotency_key, {**request, "use_cache": use_cache})
+        if idempotency is not None:
+            existing = await self._idempotent_replay(owner_id, idempotency)
             if existing is not None:
                 return existing, existing.cached_from_run_id is not None
+        try:
+            return await self._create_run(owner_id, video_id, profile_name, overrides, idempotency, use_cache)
+        except IntegrityError:
+            await self.session.rollback()
+            existing = await self._idempotent_replay(owner_id, idempotency) if idempotency else None
+            if existing is None:
+                raise
+            return existing, existing.cached_from_run_id is not None
+
+    async def _idempotent_replay(self, owner_id: str, idempotency: Idempotency) -> Run | None:
+        existing = await self.runs.find_by_idempotency_key(owner_id, idempotency.key)
+        if existing is not None:
+            idempotency.check_replay(existing.idempotency_fingerprint)
+        return existing
+
+    async def _create_run(
+        self,
+        owner_id: str,
+        video_id: str,
+        profile_name: str,
+        overrides: Mapping[str, Mapping[str, Any]] | None,
+        idempotency: Idempotency | None,
+        use_cache: bool,
+    ) -> tuple[Run, bool]:
         video = await VideoRepository(self.session).get(owner_id, video_id)
         if video is None:
             raise NotFound(f"no video {video_id}")
@@ -233,7 +265,8 @@ class RunService:
             versions=versions_of(plan),
             status=RunStatus.QUEUED,
             progress=0.0,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency.key if idempotency else None,
+            idempotency_fingerprint=idempotency.fingerprint if idempotency else None,
             created_at=now,
         )
         cached = None
