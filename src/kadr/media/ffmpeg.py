@@ -152,13 +152,15 @@ def run_ffmpeg(
 def _read_progress(
     stream: object, duration: float | None, on_progress: Callable[[float], None] | None
 ) -> None:
+    reached = 0.0  # with several outputs ffmpeg's out_time can step back: report the furthest
     for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
         if on_progress is None or not duration:
             continue
         key, _, value = raw.decode("ascii", "replace").strip().partition("=")
         if key == "out_time_us" and value.lstrip("-").isdigit():
+            reached = max(reached, min(1.0, int(value) / 1_000_000 / duration))
             try:
-                on_progress(min(1.0, max(0.0, int(value) / 1_000_000 / duration)))
+                on_progress(reached)
             except (
                 Exception
             ):  # a cancelled component raises from its progress hook: ffmpeg is stopped by the poller

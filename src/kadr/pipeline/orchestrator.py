@@ -219,8 +219,9 @@ class Orchestrator:
         component_class = self.components[record.name]
 
         def report(fraction: float, message: str | None) -> None:
-            # Plain attribute stores are atomic; the flusher on the event loop reads them.
-            record.progress = fraction
+            # Plain attribute stores are atomic; the flusher on the event loop reads them. Never
+            # backwards: a component's sub-steps (an encoder's outputs) may report out of order.
+            record.progress = max(record.progress, fraction)
             if message:
                 record.message = message
 
