@@ -15,16 +15,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import JSON, DateTime, Executable, MetaData, RowMapping, create_engine, event
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
@@ -121,8 +127,21 @@ def _begin_sqlite(connection: Connection) -> None:
         raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int, *, transactions: bool = True) -> None:
+    _configure_sqlite_connections(engine.sync_engine, busy_timeout_ms)
+    if not transactions:
+        return
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a read-then-write transaction
+        # waits on busy_timeout instead of failing with SQLITE_BUSY mid-way; code that
+        # declared it only reads begins DEFERRED and never waits for writers.
+        _begin_sqlite(connection)
+
+
+def _configure_sqlite_connections(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (see below).
         dbapi_connection.isolation_level = None
@@ -133,22 +152,21 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        # IMMEDIATE takes the write lock up front, so a read-then-write transaction
-        # waits on busy_timeout instead of failing with SQLITE_BUSY mid-way; code that
-        # declared it only reads begins DEFERRED and never waits for writers.
-        _begin_sqlite(connection)
 
-
-def make_engine(settings: Settings) -> AsyncEngine:
+def make_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
+    """The engine sessions use, or (`autocommit`) the one single-statement reads use: each
+    statement its own implicit transaction, so no BEGIN and no ROLLBACK round trips, and no
+    reset when a connection goes back to the pool (nothing can be left open on it)."""
     url = settings.resolved_database_url
+    options: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow, **options
         )
-        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms, transactions=not autocommit)
         return engine
     return create_async_engine(
         url,
@@ -157,6 +175,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
         connect_args={"timeout": settings.db_pool_timeout} if url.startswith("postgresql+asyncpg") else {},
+        **options,
     )
 
 
@@ -171,14 +190,58 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: AsyncEngine | None = None
+        self._sync_reader: Engine | None = None
+        self._read_threads: ThreadPoolExecutor | None = None
+        url = settings.resolved_database_url
+        if url.startswith("sqlite+aiosqlite"):
+            self._sync_reader = create_engine(
+                url.replace("sqlite+aiosqlite", "sqlite", 1),
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+                pool_size=settings.db_pool_size,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
+            )
+            _configure_sqlite_connections(self._sync_reader, settings.sqlite_busy_timeout_ms)
+            self._read_threads = ThreadPoolExecutor(settings.db_pool_size, thread_name_prefix="kadr-read")
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             yield session
 
+    async def read_rows(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[RowMapping]:
+        """Run a one-statement read (a status poll) in autocommit: the statement is its own
+        consistent snapshot, with no BEGIN or ROLLBACK around it.
+
+        On SQLite the statement runs on a plain sqlite3 connection in one hop to a reader
+        thread (aiosqlite takes four per statement, each a thread wake-up on both sides,
+        which is most of a poll's cost); WAL lets these readers run beside the writer.
+        Elsewhere it runs on an autocommit connection of the async driver.
+        """
+        if self._sync_reader is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._read_threads, self._read_sync, statement, parameters)
+        if self._reader is None:
+            self._reader = make_engine(self.settings, autocommit=True)
+        async with self._reader.connect() as connection:
+            return (await connection.execute(statement, parameters)).mappings().all()
+
+    def _read_sync(self, statement: Executable, parameters: Mapping[str, Any]) -> Sequence[RowMapping]:
+        assert self._sync_reader is not None
+        with self._sync_reader.connect() as connection:
+            return connection.execute(statement, parameters).mappings().all()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._reader is not None:
+            await self._reader.dispose()
+            self._reader = None
+        if self._sync_reader is not None:
+            self._sync_reader.dispose()
+        if self._read_threads is not None:
+            self._read_threads.shutdown(wait=False)
 
 
 _databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = weakref.WeakKeyDictionary()

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, func, select, update
+from sqlalchemy import RowMapping, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kadr.core.db import Database
 from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
 
 #: What a run's status shows (RunOut without its components, and each component's ComponentOut).
@@ -28,6 +29,25 @@ _STATUS_COMPONENT_COLUMNS = tuple(
 )  # fmt: skip
 
 
+#: The status read, built once: polls only bind the two ids (no statement building, and its
+#: cache key is computed once).
+_STATUS_QUERY = (
+    select(
+        *_STATUS_RUN_COLUMNS,
+        *(column.label(f"c_{column.key}") for column in _STATUS_COMPONENT_COLUMNS),
+    )
+    .outerjoin(RunComponent, RunComponent.run_id == Run.id)
+    .where(Run.id == bindparam("run_id"), Run.owner_id == bindparam("owner_id"))
+    .order_by(RunComponent.position)
+)
+
+
+async def run_status_rows(database: Database, owner_id: str, run_id: str) -> Sequence[RowMapping]:
+    """The run and its components in one autocommit SELECT, as plain rows (no ORM objects): one
+    row per component in order (`c_*` columns), or one row with `c_name` None if it has none."""
+    return await database.read_rows(_STATUS_QUERY, {"run_id": run_id, "owner_id": owner_id})
+
+
 class RunRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -42,18 +62,6 @@ class RunRepository:
             .execution_options(populate_existing=True)
         )
         return result.scalar_one_or_none()
-
-    async def status_rows(self, owner_id: str, run_id: str) -> Sequence[RowMapping]:
-        """The run and its components in one SELECT, as plain rows (no ORM objects): one row
-        per component in order (`c_*` columns), or one row with `c_name` None if it has none."""
-        components = [column.label(f"c_{column.key}") for column in _STATUS_COMPONENT_COLUMNS]
-        result = await self.session.execute(
-            select(*_STATUS_RUN_COLUMNS, *components)
-            .outerjoin(RunComponent, RunComponent.run_id == Run.id)
-            .where(Run.id == run_id, Run.owner_id == owner_id)
-            .order_by(RunComponent.position)
-        )
-        return result.mappings().all()
 
     async def get_for_job(self, run_id: str) -> Run | None:
         """The run a job names (jobs carry their own run's id; no owner to scope by)."""

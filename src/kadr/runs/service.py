@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kadr.config import Settings
 from kadr.core.changes import HUB, announce_after_commit
 from kadr.core.clock import utcnow
-from kadr.core.db import deferred_transactions, get_database
+from kadr.core.db import get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.idempotency import Idempotency
 from kadr.core.ids import new_id
@@ -44,7 +44,7 @@ from kadr.runs.models import (
     RunStatus,
 )
 from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, versions_of
-from kadr.runs.repository import RunRepository
+from kadr.runs.repository import RunRepository, run_status_rows
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
 from kadr.videos.service import on_video_delete
@@ -120,7 +120,7 @@ def run_topic(run_id: str) -> str:
 
 
 def status_view(rows: Sequence[RowMapping]) -> dict[str, Any]:
-    """RunOut's fields from `RunRepository.status_rows` (run columns, then `c_*` per component)."""
+    """RunOut's fields from `run_status_rows` (run columns, then `c_*` per component)."""
     first = rows[0]
     view = {key: value for key, value in first.items() if not key.startswith("c_")}
     view["components"] = [
@@ -333,8 +333,9 @@ class RunService:
         return run
 
     async def status(self, owner_id: str, run_id: str) -> dict[str, Any]:
-        """The run with its components as RunOut's fields, read in one SELECT (status polls)."""
-        rows = await self.runs.status_rows(owner_id, run_id)
+        """The run with its components as RunOut's fields, read in one autocommit SELECT
+        (what clients poll: no transaction to begin and end, no ORM objects)."""
+        rows = await run_status_rows(get_database(self.settings), owner_id, run_id)
         if not rows:
             raise NotFound(f"no run {run_id}")
         return status_view(rows)
@@ -372,7 +373,7 @@ class RunService:
         """`first`, then the run's status each time it changes, until it is finished or gone;
         None after `heartbeat_seconds` without a change.
 
-        Each look is one SELECT on a short session of its own (no connection is held between
+        Each look is one autocommit SELECT (no connection is held between
         looks), woken by this process's change notices or, for changes made elsewhere, every
         `poll_seconds`.
         """
@@ -384,9 +385,7 @@ class RunService:
         database = get_database(self.settings)
         while view["status"] not in FINISHED_RUN_STATUSES:
             await HUB.wait(topic, poll_seconds)
-            with deferred_transactions():
-                async with database.session() as session:
-                    rows = await RunRepository(session).status_rows(owner_id, run_id)
+            rows = await run_status_rows(database, owner_id, run_id)
             if not rows:
                 return  # deleted meanwhile
             latest = status_view(rows)
