@@ -1,14 +1,23 @@
-"""Benchmark: the `default` profile on 1, 5 and 20 minute talks, against its floor.
+"""Benchmark: the `default` profile on 1 to 120 minute talks, against its floor, and peak memory.
 
-For each length it runs the whole pipeline through the job system (`kadr process`'s
-code path: database, worker thread, orchestrator, storage), then, in the same process,
-the floor: the same Whisper model transcribing the same WAV directly, and plain ffmpeg
-commands encoding the same clips (same cut points, geometry, encoder settings and
-burned captions). The headline figure is pipeline wall time / floor wall time.
+For each length (the sample talk looped, stream-copied) it runs the whole pipeline through the
+job system (`kadr process`'s code path: database, worker thread, orchestrator, storage) and
+samples the peak RSS of the process and its children; then, in the same process, the floor:
+the same work with nothing around it:
+- the 16 kHz WAV extracted by one plain ffmpeg;
+- the same Whisper model and decoding options transcribing that WAV directly (whole, not in
+  the pipeline's pieces);
+- the same clips: one ffmpeg per highlight that decodes it once and `split`s it into every
+  aspect, with the same cut points, sizes, encoder settings, threads and burned captions
+  (the component's own `render_args`);
+- the same thumbnails (the component's own `thumbnail_args`).
+The headline figure per length is pipeline wall time / floor wall time; `summary` holds the
+worst ratio and the largest peak RSS against the goals (ratio <= 1.25 at every length, peak
+RSS < 1 GiB).
 
-    .venv/bin/python bench/pipeline.py [--minutes 1 5 20]
+    .venv/bin/python bench/pipeline.py [--minutes 1 5 20 60 120] [--out PATH]
 
-Prints a table and writes bench/results/pipeline.json.
+Prints a table and writes bench/results/pipeline.json (or PATH).
 """
 
 from __future__ import annotations
@@ -36,7 +45,8 @@ import psutil  # noqa: E402
 
 from kadr.assets import FONTS_DIR  # noqa: E402
 from kadr.config import Settings  # noqa: E402
-from kadr.pipeline.components.clips import caption_file, geometry_filter  # noqa: E402
+from kadr.pipeline.components.clips import caption_file, geometry_filter, render_args  # noqa: E402
+from kadr.pipeline.components.thumbnails import thumbnail_args, thumbnail_times  # noqa: E402
 from kadr.pipeline.models import get_whisper_model  # noqa: E402
 from kadr.runs.local import process_file  # noqa: E402
 
@@ -45,6 +55,9 @@ from benchfile import write_results  # noqa: E402 - beside this script
 
 RESULTS = ROOT / "bench" / "results" / "pipeline.json"
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+DEFAULT_MINUTES = [1.0, 5.0, 20.0, 60.0, 120.0]
+GOAL_PIPELINE_OVER_FLOOR = 1.25
+GOAL_PEAK_RSS_MB = 1024.0  # < 1 GiB
 
 
 def make_input(minutes: float, folder: Path) -> Path:
@@ -112,6 +125,7 @@ def run_pipeline(source: Path, work: Path) -> dict[str, Any]:
         raise SystemExit(f"pipeline run failed: {result.error}")
     manifest = json.loads((out / "manifest.json").read_text())
     components = {c["name"]: c["duration_seconds"] for c in manifest["components"]}
+    summaries = {c["name"]: c["summary"] for c in manifest["components"]}
     cache_seconds = asyncio.run(cache_hit_seconds(settings))
     return {
         "wall_seconds": round(wall, 2),
@@ -119,6 +133,7 @@ def run_pipeline(source: Path, work: Path) -> dict[str, Any]:
         "peak_rss_mb": round(memory.peak / 2**20, 1),
         "out": out,
         "plan": {c["name"]: c["params"] for c in manifest["components"]},
+        "summaries": summaries,
         "cache_hit_median_ms": round(cache_seconds * 1000, 1),
     }
 
@@ -147,11 +162,27 @@ async def cache_hit_seconds(settings: Settings, repeats: int = 5) -> float:
     return sorted(timings)[len(timings) // 2]
 
 
-def floor_transcribe(wav: Path, params: dict[str, Any]) -> float:
-    model = get_whisper_model(params.get("model", "tiny.en"), "cpu", "int8", 2)
+def ffmpeg(args: list[str]) -> float:
+    """Run the bundled ffmpeg plainly; its wall time."""
+    started = time.perf_counter()
+    subprocess.run([FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", *args], check=True)
+    return time.perf_counter() - started
+
+
+def floor_transcribe(wav: Path, params: dict[str, Any], settings: Settings) -> float:
+    """The WAV through the same model and decoding options in one call (no pieces)."""
+    model = get_whisper_model(
+        params.get("model", "tiny.en"), settings.asr_device, settings.asr_compute_type, settings.asr_threads
+    )
+    language = params.get("language") or ("en" if str(params.get("model", "")).endswith(".en") else None)
     started = time.perf_counter()
     segments, _ = model.transcribe(
-        str(wav), vad_filter=True, word_timestamps=True, beam_size=params.get("beam_size", 5)
+        str(wav),
+        language=language,
+        beam_size=int(params.get("beam_size", 5)),
+        vad_filter=bool(params.get("vad", True)),
+        word_timestamps=True,
+        condition_on_previous_text=False,
     )
     for _ in segments:
         pass
@@ -159,29 +190,56 @@ def floor_transcribe(wav: Path, params: dict[str, Any]) -> float:
 
 
 def floor_clips(
-    source: Path, out: Path, transcript: dict[str, Any], clip_params: dict[str, Any], folder: Path
-) -> float:
-    """Plain ffmpeg commands making the same clips: same cuts, geometry, encoder settings and captions."""
+    source: Path,
+    out: Path,
+    transcript: dict[str, Any],
+    clip_params: dict[str, Any],
+    threads: int,
+    has_audio: bool,
+    folder: Path,
+) -> tuple[float, int]:
+    """The pipeline's clips by plain ffmpeg: one run per highlight for all its aspects. Returns
+    the wall time (caption files included) and the number of ffmpeg runs."""
     index = json.loads((out / "clips" / "clips.json").read_text())
     words = [w for s in transcript["segments"] for w in s.get("words", [])]
-    elapsed = 0.0
+    highlights: dict[int, list[dict[str, Any]]] = {}
     for entry in index:
-        start, end = float(entry["start"]), float(entry["end"])
-        size = (int(entry["width"]), int(entry["height"]))
-        ass = folder / f"{Path(entry['name']).stem}.ass"
-        caption_file(words, start, end, size, ass, int(clip_params.get("words_per_caption", 3)))
-        video_filter = f"{geometry_filter(entry['aspect'], size)},subtitles={ass}:fontsdir={FONTS_DIR}"
-        command = [
-            FFMPEG, "-hide_banner", "-loglevel", "error", "-y",
-            "-ss", f"{start:.3f}", "-i", str(source), "-t", f"{end - start:.3f}",
-            "-vf", video_filter, "-c:v", "libx264", "-preset", str(clip_params.get("preset", "veryfast")),
-            "-crf", str(clip_params.get("crf", 23)), "-pix_fmt", "yuv420p", "-c:a", "aac",
-            str(folder / Path(entry["name"]).name),
-        ]  # fmt: skip
+        highlights.setdefault(int(entry["rank"]), []).append(entry)
+    elapsed = 0.0
+    for entries in highlights.values():
         started = time.perf_counter()
-        subprocess.run(command, check=True)
+        start, end = float(entries[0]["start"]), float(entries[0]["end"])
+        outputs: list[tuple[Path, str]] = []
+        for entry in entries:
+            size = (int(entry["width"]), int(entry["height"]))
+            video_filter = geometry_filter(entry["aspect"], size)
+            ass = folder / f"{Path(entry['name']).stem}.ass"
+            per_caption = int(clip_params.get("words_per_caption", 3))
+            if clip_params.get("captions", True) and caption_file(words, start, end, size, ass, per_caption):
+                video_filter += f",subtitles={ass}:fontsdir={FONTS_DIR}"
+            outputs.append((folder / Path(entry["name"]).name, video_filter))
+        args = render_args(
+            source,
+            start,
+            end,
+            outputs,
+            preset=str(clip_params.get("preset", "veryfast")),
+            crf=int(clip_params.get("crf", 23)),
+            threads=threads,
+            audio_bitrate=str(clip_params.get("audio_bitrate", "128k")) if has_audio else None,
+        )
         elapsed += time.perf_counter() - started
-    return elapsed
+        elapsed += ffmpeg(args)
+    return elapsed, len(highlights)
+
+
+def floor_thumbnails(source: Path, duration: float, params: dict[str, Any], folder: Path) -> float:
+    count = max(1, int(params.get("count", 3)))
+    side = int(params.get("long_side", 1280))
+    return sum(
+        ffmpeg(thumbnail_args(source, at, side, folder / f"thumb_{i + 1:02d}.jpg"))
+        for i, at in enumerate(thumbnail_times(duration, count))
+    )
 
 
 def bench_length(minutes: float) -> dict[str, Any]:
@@ -191,35 +249,28 @@ def bench_length(minutes: float) -> dict[str, Any]:
         pipeline = run_pipeline(source, work)
         out: Path = pipeline.pop("out")
         plan = pipeline.pop("plan")
+        summaries = pipeline.pop("summaries")
         transcript = json.loads((out / "transcript.json").read_text())
+        probe = json.loads((out / "probe.json").read_text())
+        settings = Settings(data_dir=work / "var")
         floor_dir = work / "floor"
         floor_dir.mkdir()
         wav = floor_dir / "audio.wav"
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                FFMPEG,
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-i",
-                str(source),
-                "-vn",
-                "-ac",
-                "1",
-                "-ar",
-                "16000",
-                "-c:a",
-                "pcm_s16le",
-                str(wav),
-            ],
-            check=True,
+        floor_audio = ffmpeg(
+            ["-y", "-i", str(source), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(wav)]
         )
-        floor_audio = time.perf_counter() - started
-        floor_asr = floor_transcribe(wav, plan.get("transcribe", {}))
-        floor_encode = floor_clips(source, out, transcript, plan.get("clips", {}), floor_dir)
-        floor_total = floor_audio + floor_asr + floor_encode
+        floor_asr = floor_transcribe(wav, plan.get("transcribe", {}), settings)
+        clip_params = plan.get("clips", {})
+        threads = int(summaries.get("clips", {}).get("encoder_threads") or clip_params.get("threads") or 1)
+        floor_encode, ffmpeg_runs = floor_clips(
+            source, out, transcript, clip_params, threads, bool(probe.get("has_audio", True)), floor_dir
+        )
+        floor_thumbs = (
+            floor_thumbnails(source, float(probe["duration"]), plan["thumbnails"], floor_dir)
+            if "thumbnails" in plan
+            else 0.0
+        )
+        floor_total = floor_audio + floor_asr + floor_encode + floor_thumbs
         duration = minutes * 60
         return {
             "minutes": minutes,
@@ -230,6 +281,9 @@ def bench_length(minutes: float) -> dict[str, Any]:
                 "extract_audio_seconds": round(floor_audio, 2),
                 "transcribe_seconds": round(floor_asr, 2),
                 "encode_clips_seconds": round(floor_encode, 2),
+                "clip_ffmpeg_runs": ffmpeg_runs,
+                "encoder_threads": threads,
+                "thumbnails_seconds": round(floor_thumbs, 2),
                 "total_seconds": round(floor_total, 2),
             },
             "pipeline_over_floor": round(pipeline["wall_seconds"] / floor_total, 2),
@@ -237,9 +291,29 @@ def bench_length(minutes: float) -> dict[str, Any]:
         }
 
 
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worst ratio and the largest peak RSS over the lengths measured, against the goals."""
+    worst = max(results, key=lambda r: r["pipeline_over_floor"])
+    largest = max(results, key=lambda r: r["pipeline"]["peak_rss_mb"])
+    measured = [r["minutes"] for r in results]
+    return {
+        "minutes_measured": measured,
+        "all_default_lengths": all(m in measured for m in DEFAULT_MINUTES),
+        "worst_pipeline_over_floor": worst["pipeline_over_floor"],
+        "worst_pipeline_over_floor_at_minutes": worst["minutes"],
+        "goal_pipeline_over_floor_at_most": GOAL_PIPELINE_OVER_FLOOR,
+        "pipeline_over_floor_goal_met": worst["pipeline_over_floor"] <= GOAL_PIPELINE_OVER_FLOOR,
+        "max_peak_rss_mb": largest["pipeline"]["peak_rss_mb"],
+        "max_peak_rss_at_minutes": largest["minutes"],
+        "goal_peak_rss_mb_below": GOAL_PEAK_RSS_MB,
+        "peak_rss_goal_met": largest["pipeline"]["peak_rss_mb"] < GOAL_PEAK_RSS_MB,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 20])
+    parser.add_argument("--minutes", type=float, nargs="+", default=DEFAULT_MINUTES)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args()
     results = []
     for minutes in args.minutes:
@@ -258,6 +332,14 @@ def main() -> None:
             "  components: " + ", ".join(f"{k} {v:.2f}s" for k, v in p["components_seconds"].items()),
             flush=True,
         )
+    summary = summarize(results)
+    print(
+        f"worst pipeline/floor {summary['worst_pipeline_over_floor']}x at "
+        f"{summary['worst_pipeline_over_floor_at_minutes']:g} min (goal <= {GOAL_PIPELINE_OVER_FLOOR}); "
+        f"max peak RSS {summary['max_peak_rss_mb']} MB at {summary['max_peak_rss_at_minutes']:g} min "
+        f"(goal < {GOAL_PEAK_RSS_MB:g} MB)",
+        flush=True,
+    )
     document = {
         "benchmark": "pipeline",
         "profile": "default",
@@ -268,9 +350,12 @@ def main() -> None:
         },
         "ffmpeg": FFMPEG.rsplit("/", 1)[-1],
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "notes": "peak_rss_mb: MiB, this process and its children sampled every 50 ms during the "
+        "pipeline run. Floor: plain ffmpeg and faster-whisper doing the same work (see the docstring).",
+        "summary": summary,
         "results": results,
     }
-    write_results(RESULTS, document)
+    write_results(args.out.resolve(), document)
 
 
 if __name__ == "__main__":

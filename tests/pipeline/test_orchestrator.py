@@ -91,8 +91,28 @@ class Slow(Component):
         return ComponentResult()
 
 
+#: Where each Scratch attempt worked, and which earlier folders still existed when it started.
+SCRATCH: list[tuple[Path, list[bool]]] = []
+
+
+class Scratch(Component):
+    """Leaves a half-written file in its folder and fails, unless told it is the good attempt."""
+
+    name = "scratch"
+    defaults: ClassVar[dict[str, Any]] = {"fail": False}
+
+    def run(self, ctx: ComponentContext) -> ComponentResult:
+        SCRATCH.append((ctx.workdir, [earlier.exists() for earlier, _ in SCRATCH]))
+        out = ctx.output("clip.mp4")
+        if ctx.params["fail"]:
+            out.write_bytes(b"half of a clip")
+            raise RuntimeError("the worker died here")
+        out.write_bytes(b"a whole clip")
+        return ComponentResult([ProducedArtifact("clip.mp4", out, "video", "video/mp4")])
+
+
 COMPONENTS: dict[str, type[Component]] = {
-    c.name: c for c in (Count, Shout, Nothing, NeedsNothing, Broken, Slow)
+    c.name: c for c in (Count, Shout, Nothing, NeedsNothing, Broken, Slow, Scratch)
 }
 
 
@@ -230,6 +250,30 @@ async def test_cancel_stops_the_running_component(
         await task
     assert ("cancelled", "slow") in recorder.events
     assert recorder.overall and 0 < max(recorder.overall[:-1]) < 100, "progress was reported while running"
+
+
+async def test_each_attempt_works_in_a_new_folder_and_earlier_ones_are_removed(
+    settings: Settings, storage: LocalStorage, source: str
+) -> None:
+    SCRATCH.clear()
+    orchestrator = Orchestrator(settings, storage, COMPONENTS)
+    with pytest.raises(RuntimeError, match="the worker died here"):
+        await orchestrator.execute(
+            make_run(source, {"scratch": {"fail": True}}), Recorder(), threading.Event()
+        )
+    first, _ = SCRATCH[0]
+    run_dir = settings.resolved_work_dir / "runs" / "run_test"
+    assert first.parent == run_dir and first.name.startswith("attempt-1-")
+    assert (first / "clip.mp4").read_bytes() == b"half of a clip", "kept until a retry starts"
+
+    records = await orchestrator.execute(
+        make_run(source, {"scratch": {"fail": False}}), Recorder(), threading.Event(), attempt=2
+    )
+    second, earlier_existed = SCRATCH[1]
+    assert second != first and second.parent == run_dir and second.name.startswith("attempt-2-")
+    assert earlier_existed == [False], "the first attempt's folder was gone before the second one worked"
+    assert storage.get_bytes(records["scratch"].artifacts[0].storage_key) == b"a whole clip"
+    assert not run_dir.exists(), "a finished run leaves no scratch"
 
 
 def test_overall_progress_weighs_components() -> None:

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from kadr.media.ffmpeg import run_ffmpeg
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
+
+
+def thumbnail_times(duration: float, count: int) -> list[float]:
+    """The middle of each of `count` equal stretches of the source."""
+    return [duration * (i + 0.5) / count for i in range(count)]
+
+
+def thumbnail_args(source: Path, at: float, long_side: int, out: Path) -> list[str]:
+    """ffmpeg arguments for one JPEG near `at`: `thumbnail` picks the frame closest to the average
+    of the next 25 (representative, not black), scaled to at most `long_side`."""
+    return [
+        "-y",
+        "-ss",
+        f"{max(0.0, at - 0.5):.3f}",
+        "-i",
+        str(source),
+        "-an",
+        "-vf",
+        f"thumbnail=25,scale={long_side}:{long_side}:force_original_aspect_ratio=decrease",
+        "-frames:v",
+        "1",
+        "-q:v",
+        "3",
+        str(out),
+    ]
 
 
 class Thumbnails(Component):
@@ -23,26 +49,10 @@ class Thumbnails(Component):
         count = max(1, int(ctx.params["count"]))
         side = int(ctx.params["long_side"])
         artifacts: list[ProducedArtifact] = []
-        for i in range(count):
-            at = info.duration * (i + 0.5) / count
+        for i, at in enumerate(thumbnail_times(info.duration, count)):
             out = ctx.output(f"thumbnails/thumb_{i + 1:02d}.jpg")
-            # `thumbnail` picks the frame closest to the average of the next 25: representative, not black.
             run_ffmpeg(
-                [
-                    "-y",
-                    "-ss",
-                    f"{max(0.0, at - 0.5):.3f}",
-                    "-i",
-                    str(ctx.source),
-                    "-an",
-                    "-vf",
-                    f"thumbnail=25,scale={side}:{side}:force_original_aspect_ratio=decrease",
-                    "-frames:v",
-                    "1",
-                    "-q:v",
-                    "3",
-                    str(out),
-                ],
+                thumbnail_args(ctx.source, at, side, out),
                 executable=ctx.settings.ffmpeg_binary,
                 cancel_event=ctx.cancel_event,
                 deadline=ctx.deadline,
