@@ -77,7 +77,7 @@ class ChannelService:
     async def list_page(
         self, owner_id: str, limit: int, offset: int, kind: str | None
     ) -> tuple[list[Channel], int]:
-        items, total = await self.channels.list_page(owner_id, limit, offset, kind)
+        items, total = await self.channels.list_page(owner_id, limit, offset, kind=kind)
         return list(items), total
 
     async def delete(self, owner_id: str, channel_id: str) -> None:

@@ -149,7 +149,7 @@ class JobExecutor:
     async def _after_cancel(self, kind: JobKind, context: JobContext, exc: Cancelled) -> None:
         database = get_database(self.settings)
         async with database.session() as session:
-            job = await JobRepository(session).get(context.job_id)
+            job = await JobRepository(session).get_unscoped(context.job_id)
             if job is None or job.lease_owner != self.worker_id or job.status != JobStatus.RUNNING:
                 # Cancelled by a user, or the lease went to another worker: nothing is ours to record.
                 log.info("job stopped", job_id=context.job_id, reason=str(exc))
@@ -188,7 +188,7 @@ class JobExecutor:
     ) -> bool:
         database = get_database(self.settings)
         async with database.session() as session:
-            job = await JobRepository(session).get(context.job_id)
+            job = await JobRepository(session).get_unscoped(context.job_id)
             requeued = await JobRepository(session).requeue(
                 context.job_id,
                 self.worker_id,

@@ -71,7 +71,9 @@ class NotificationService:
     async def events_page(
         self, owner_id: str, limit: int, offset: int, event_type: str | None, since: datetime | None
     ) -> tuple[list[EventOut], int]:
-        events, total = await self.repository.events_page(owner_id, limit, offset, event_type, since)
+        events, total = await self.repository.list_page(
+            owner_id, limit, offset, event_type=event_type, since=since
+        )
         deliveries = await self.repository.deliveries_of([event.id for event in events])
         by_event: dict[str, list[Delivery]] = {}
         for delivery in deliveries:

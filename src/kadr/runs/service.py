@@ -193,7 +193,7 @@ class RunService:
         profile = await self.runs.profile_by_name(owner_id, name)
         if profile is None:
             raise NotFound(f"no profile named {name!r}")
-        await self.runs.delete_profile(profile)
+        await self.runs.delete(profile)
         await self.session.commit()
 
     # --- runs -----------------------------------------------------------------
@@ -368,7 +368,7 @@ class RunService:
     async def list_page(
         self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
     ) -> tuple[Sequence[Run], int]:
-        return await self.runs.list_page(owner_id, limit, offset, video_id, status)
+        return await self.runs.list_page(owner_id, limit, offset, video_id=video_id, status=status)
 
     async def cancel(self, owner_id: str, run_id: str) -> Run:
         run = await self.get(owner_id, run_id)
@@ -377,9 +377,7 @@ class RunService:
         if run.job_id:
             await jobs.cancel(self.session, run.job_id)
         now = utcnow()
-        await self.runs.update_run(
-            run.id, status=RunStatus.CANCELLED, finished_at=now, error="cancelled by user"
-        )
+        await self.runs.update(run.id, status=RunStatus.CANCELLED, finished_at=now, error="cancelled by user")
         for component in await self.runs.unfinished_components(run.id):
             await self.runs.update_component(
                 run.id, component.name, status=ComponentStatus.CANCELLED, finished_at=now
@@ -453,13 +451,13 @@ class RunService:
 
     async def begin_processing(self, run_id: str) -> PipelineRun | None:
         """Mark the run running and return what the orchestrator needs; None if it should not run."""
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return None
         video = await VideoRepository(self.session).get(run.owner_id, run.video_id)
         if video is None:
             return None
-        await self.runs.update_run(
+        await self.runs.update(
             run.id, when_status=run.status, status=RunStatus.RUNNING, started_at=run.started_at or utcnow()
         )
         artifacts = await self.runs.artifacts(run.id)
@@ -492,13 +490,13 @@ class RunService:
             values["attempts"] = RunComponent.attempts + 1
         await self.runs.update_component(run_id, record.name, **values)
         if record.status in ("succeeded", "skipped"):
-            run = await self.runs.get_for_job(run_id)
+            run = await self.runs.get_unscoped(run_id)
             owner_id = run.owner_id if run else ""
             await self.runs.replace_artifacts(
                 run_id, record.name, [_artifact_row(run_id, owner_id, a) for a in record.artifacts]
             )
         if overall is not None:
-            await self.runs.update_run(run_id, progress=overall)
+            await self.runs.update(run_id, progress=overall)
         announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
@@ -509,13 +507,13 @@ class RunService:
             await self.runs.update_component(
                 run_id, record.name, progress=record.progress, message=record.message
             )
-        await self.runs.update_run(run_id, progress=overall)
+        await self.runs.update(run_id, progress=overall)
         announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
     async def finish_processing(self, run_id: str) -> None:
         # Conditional: a run cancelled while its last component finished stays cancelled.
-        finished = await self.runs.update_run(
+        finished = await self.runs.update(
             run_id,
             when_status=RunStatus.RUNNING,
             status=RunStatus.SUCCEEDED,
@@ -523,7 +521,7 @@ class RunService:
             finished_at=utcnow(),
             error=None,
         )
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if finished and run is not None:
             await self._emit(run, EventType.RUN_SUCCEEDED, {})
         announce_after_commit(self.session, run_topic(run_id))
@@ -534,11 +532,11 @@ class RunService:
 
         `dead`: it failed on every attempt, as opposed to failing for good at once (bad input).
         """
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return
         now = utcnow()
-        await self.runs.update_run(run_id, status=RunStatus.FAILED, finished_at=now, error=error)
+        await self.runs.update(run_id, status=RunStatus.FAILED, finished_at=now, error=error)
         for component in await self.runs.unfinished_components(run_id):
             await self.runs.update_component(
                 run_id, component.name, status=ComponentStatus.FAILED, finished_at=now

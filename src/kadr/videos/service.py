@@ -31,7 +31,7 @@ from kadr.jobs import service as jobs
 from kadr.media.probe import MediaInfo, probe_media
 from kadr.storage import Storage, get_storage
 from kadr.videos.models import Upload, UploadStatus, Video
-from kadr.videos.repository import VideoRepository
+from kadr.videos.repository import UploadRepository, VideoRepository
 
 UPLOAD_TTL = timedelta(hours=24)
 SINGLE_PUT_LIMIT = 64 * 1024**2
@@ -98,6 +98,7 @@ class VideoService:
         self.session = session
         self.settings = settings
         self.videos = VideoRepository(session)
+        self.uploads = UploadRepository(session)
 
     @property
     def storage(self) -> Storage:
@@ -208,19 +209,19 @@ class VideoService:
             )
             instructions["part_size"] = part_size
             instructions["parts"] = urls
-        self.videos.add_upload(upload)
+        self.uploads.add(upload)
         await self.session.commit()
         return upload, instructions
 
     async def get_upload(self, owner_id: str, upload_id: str) -> Upload:
-        upload = await self.videos.get_upload(owner_id, upload_id)
+        upload = await self.uploads.get(owner_id, upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
         return upload
 
     async def pending_upload_for_content(self, upload_id: str) -> Upload:
         """The upload a signed content URL names (the token was already verified)."""
-        upload = await self.videos.get_upload_unscoped(upload_id)
+        upload = await self.uploads.get_unscoped(upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
         if upload.status != UploadStatus.PENDING:
@@ -255,7 +256,7 @@ class VideoService:
 
     async def ingest_upload(self, upload_id: str) -> None:
         """Worker side of `complete`: hash and probe the stored object, then record the video."""
-        upload = await self.videos.get_upload_unscoped(upload_id)
+        upload = await self.uploads.get_unscoped(upload_id)
         if upload is None or upload.status != UploadStatus.PROCESSING or upload.video_id is None:
             return
         storage = self.storage
