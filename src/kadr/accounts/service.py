@@ -48,6 +48,7 @@ from kadr.core.errors import (
 )
 from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
+from kadr.core.pagination import Page, PageResult
 
 log = get_logger(__name__)
 #: `last_used_at` is informational: writing it on every request would make each API call a write.
@@ -333,8 +334,8 @@ class AccountService:
         await self.session.commit()
         return key, secret
 
-    async def list_api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
-        return await self.api_keys.list_page(user_id, limit, offset)
+    async def list_api_keys(self, user_id: str, page: Page) -> PageResult[ApiKey]:
+        return await self.api_keys.list_page(user_id, page.limit, page.offset)
 
     async def revoke_api_key(self, user_id: str, key_id: str) -> None:
         """Revoke one of the user's keys; someone else's key, or a revoked one, is 404."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
 from kadr.core.deps import SessionDep, SettingsDep
-from kadr.core.http import Page
-from kadr.core.schemas import Paginated
+from kadr.core.pagination import PageDep, Paginated
 from kadr.core.signing import verify
 from kadr.runs.schemas import ArtifactOut, EventsLinkOut, ProfileIn, ProfileOut, RunCreate, RunOut
 from kadr.runs.service import RunService
@@ -49,16 +48,14 @@ async def list_runs(
     user: RunsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends()],
+    page: PageDep,
     video_id: str | None = None,
     run_status: Annotated[str | None, Query(alias="status")] = None,
 ) -> Paginated[RunOut]:
-    items, total = await RunService(session, settings).list_page(
-        user.id, page.limit, page.offset, video_id, run_status
+    result = await RunService(session, settings).list_page(
+        user.id, page, video_id=video_id, status=run_status
     )
-    return Paginated[RunOut](
-        items=[RunOut.model_validate(r) for r in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return Paginated[RunOut].of(result, page)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)

@@ -19,6 +19,7 @@ from kadr.core.clock import utcnow
 from kadr.core.db import deferred_transactions, get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.ids import new_id
+from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
@@ -366,9 +367,9 @@ class RunService:
                 yield None
 
     async def list_page(
-        self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
-    ) -> tuple[Sequence[Run], int]:
-        return await self.runs.list_page(owner_id, limit, offset, video_id=video_id, status=status)
+        self, owner_id: str, page: Page, *, video_id: str | None = None, status: str | None = None
+    ) -> PageResult[Run]:
+        return await self.runs.list_page(owner_id, page.limit, page.offset, video_id=video_id, status=status)
 
     async def cancel(self, owner_id: str, run_id: str) -> Run:
         run = await self.get(owner_id, run_id)

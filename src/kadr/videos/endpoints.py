@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from kadr.accounts.dependencies import VideosRead, VideosWrite
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.errors import PayloadTooLarge
-from kadr.core.http import Page, problem_responses
+from kadr.core.http import problem_responses
 from kadr.core.ids import new_id
-from kadr.core.schemas import Paginated
+from kadr.core.pagination import PageDep, Paginated
 from kadr.core.signing import verify
 from kadr.core.streaming import receive_file
 from kadr.storage import get_storage
@@ -78,12 +78,9 @@ async def upload_video(
 
 @router.get("/videos", response_model=Paginated[VideoOut])
 async def list_videos(
-    user: VideosRead, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
+    user: VideosRead, session: SessionDep, settings: SettingsDep, page: PageDep
 ) -> Paginated[VideoOut]:
-    items, total = await VideoService(session, settings).list_page(user.id, page.limit, page.offset)
-    return Paginated[VideoOut](
-        items=[VideoOut.model_validate(v) for v in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return Paginated[VideoOut].of(await VideoService(session, settings).list_page(user.id, page), page)
 
 
 @router.get("/videos/{video_id}", response_model=VideoOut)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge, ValidationFailed
 from kadr.core.hashing import sha256_file
 from kadr.core.ids import new_id
+from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign
 from kadr.core.streaming import ReceivedFile
 from kadr.jobs import service as jobs
@@ -140,8 +141,8 @@ class VideoService:
             raise NotFound(f"no video {video_id}")
         return video
 
-    async def list_page(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
-        return await self.videos.list_page(owner_id, limit, offset)
+    async def list_page(self, owner_id: str, page: Page) -> PageResult[Video]:
+        return await self.videos.list_page(owner_id, page.limit, page.offset)
 
     async def delete(self, owner_id: str, video_id: str) -> None:
         """Delete a video, its runs and every stored object no other record still uses."""
