@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,18 @@ EVENTS_LINK_PURPOSE = "run-events"
 EVENTS_POLL_SECONDS = 1.0
 EVENTS_HEARTBEAT_SECONDS = 15.0
 RUN_JOB_KIND = "run.process"
+
+
+@dataclass(frozen=True)
+class ArtifactContent:
+    """How an artifact's bytes reach the client: exactly one of a local `path`, a presigned URL to
+    `redirect_to`, or a `stream` the API relays."""
+
+    filename: str
+    content_type: str
+    path: Path | None = None
+    redirect_to: str | None = None
+    stream: BinaryIO | None = None
 
 
 @dataclass
@@ -406,11 +419,32 @@ class RunService:
             raise NotFound(f"no artifact {artifact_id}")
         return artifact
 
-    async def artifact_by_link(self, artifact_id: str) -> Artifact:
+    async def artifact_by_link(self, artifact_id: str, token: str) -> Artifact:
+        """The artifact a signed download link names; 403 (or 401 expired) if the link is not valid."""
+        verify(self.settings, "download", token, artifact_id)
         artifact = await self.runs.artifact_unscoped(artifact_id)
         if artifact is None:
             raise NotFound(f"no artifact {artifact_id}")
         return artifact
+
+    async def download(self, owner_id: str, artifact_id: str) -> ArtifactContent:
+        return await self._content_of(await self.artifact(owner_id, artifact_id))
+
+    async def download_by_link(self, artifact_id: str, token: str) -> ArtifactContent:
+        return await self._content_of(await self.artifact_by_link(artifact_id, token))
+
+    async def _content_of(self, artifact: Artifact) -> ArtifactContent:
+        """Where the artifact's bytes come from: a local file, a presigned URL, or a stream."""
+        # The transfer may take minutes: end the read transaction so nothing waits on it.
+        await self.session.commit()
+        storage = self.storage
+        content = ArtifactContent(artifact.name.rsplit("/", 1)[-1], artifact.content_type)
+        local = storage.local_path(artifact.storage_key)
+        if local is not None:
+            return replace(content, path=local)
+        if storage.supports_presigned:
+            return replace(content, redirect_to=self.download_url(artifact))
+        return replace(content, stream=storage.open_read(artifact.storage_key))
 
     async def manifest(self, owner_id: str, run_id: str) -> dict[str, Any]:
         run = await self.get(owner_id, run_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +26,8 @@ from kadr.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge, 
 from kadr.core.hashing import sha256_file
 from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
-from kadr.core.signing import sign
-from kadr.core.streaming import ReceivedFile
+from kadr.core.signing import sign, verify
+from kadr.core.streaming import ReceivedFile, receive_file
 from kadr.jobs import service as jobs
 from kadr.media.probe import MediaInfo, probe_media
 from kadr.storage import Storage, get_storage
@@ -109,6 +109,21 @@ class VideoService:
         folder = self.settings.resolved_work_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
+
+    async def upload(
+        self, owner_id: str, body: AsyncIterator[bytes], content_type: str, filename: str | None = None
+    ) -> Video:
+        """Receive a video from a request body (multipart, or raw with its Content-Type) and ingest it."""
+        # The body may take minutes: end the auth read's transaction so nothing waits on it.
+        await self.session.commit()
+        received = await receive_file(
+            body,
+            content_type,
+            self.scratch_path(new_id("rcv")),
+            self.settings.max_upload_bytes,
+            default_filename=filename or "upload",
+        )
+        return await self.ingest_received(owner_id, received)
 
     async def ingest_received(self, owner_id: str, received: ReceivedFile) -> Video:
         """Probe a file the API received, store it and record the video. 422 if it is not media."""
@@ -220,8 +235,9 @@ class VideoService:
             raise NotFound(f"no upload {upload_id}")
         return upload
 
-    async def pending_upload_for_content(self, upload_id: str) -> Upload:
-        """The upload a signed content URL names (the token was already verified)."""
+    async def pending_upload_for_content(self, upload_id: str, token: str) -> Upload:
+        """The upload a signed content URL names; 403 (or 401 expired) if the token is not valid."""
+        verify(self.settings, "upload", token, upload_id)
         upload = await self.uploads.get_unscoped(upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
@@ -230,6 +246,18 @@ class VideoService:
         # Release the read transaction: the body may take minutes to arrive.
         await self.session.commit()
         return upload
+
+    async def receive_upload_content(self, upload: Upload, body: AsyncIterator[bytes]) -> None:
+        """Store a pending upload's bytes sent to this API (embedded mode's presigned PUT)."""
+        received = await receive_file(
+            body, "application/octet-stream", self.scratch_path(new_id("rcv")), upload.size_bytes
+        )
+        try:
+            await asyncio.to_thread(
+                self.storage.put_file, upload.storage_key, received.path, upload.content_type
+            )
+        finally:
+            received.path.unlink(missing_ok=True)
 
     async def complete_upload(
         self, owner_id: str, upload_id: str, parts: list[tuple[int, str]] | None
