@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from kadr.core.clock import utcnow
 from kadr.core.repository import Repository
-from kadr.jobs.models import FINISHED_JOB_STATUSES, Job, JobStatus
+from kadr.jobs.models import FINISHED_JOB_STATUSES, Job, JobErrorKind, JobStatus
 
 
 class JobRepository(Repository[Job]):
@@ -62,7 +62,7 @@ class JobRepository(Repository[Job]):
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
-        error_kind: str | None = None,
+        error_kind: JobErrorKind | None = None,
     ) -> bool:
         """Record the outcome of the attempt we hold the lease for."""
         now = utcnow()
@@ -86,7 +86,7 @@ class JobRepository(Repository[Job]):
         run_after: datetime,
         *,
         error: str | None,
-        error_kind: str,
+        error_kind: JobErrorKind,
         refund_attempt: bool = False,
     ) -> bool:
         """Give the job back to the queue (retry later, or released at shutdown)."""
@@ -112,7 +112,7 @@ class JobRepository(Repository[Job]):
             job_id,
             Job.status.not_in(FINISHED_JOB_STATUSES),
             status=JobStatus.CANCELLED,
-            error_kind="cancelled",
+            error_kind=JobErrorKind.CANCELLED,
             lease_owner=None,
             lease_expires_at=None,
             finished_at=now,
@@ -165,7 +165,7 @@ class JobRepository(Repository[Job]):
             lease_owner=None,
             lease_expires_at=None,
             last_error=f"lease of {job.lease_owner} expired (worker died or stalled)",
-            error_kind="lease_expired",
+            error_kind=JobErrorKind.LEASE_EXPIRED,
             updated_at=now,
         )
 
@@ -180,7 +180,7 @@ class JobRepository(Repository[Job]):
             lease_owner=None,
             lease_expires_at=None,
             last_error=f"lease of {job.lease_owner} expired on the last attempt",
-            error_kind="lease_expired",
+            error_kind=JobErrorKind.LEASE_EXPIRED,
             finished_at=now,
             updated_at=now,
         )

@@ -10,6 +10,7 @@ from sqlalchemy import RowMapping, delete, func, select, update
 
 from kadr.core.pagination import PageResult
 from kadr.core.repository import Repository
+from kadr.pipeline.base import UNFINISHED_COMPONENT_STATUSES
 from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
 
 #: What a run's status shows (RunOut without its components, and each component's ComponentOut).
@@ -108,7 +109,7 @@ class RunRepository(Repository[Run]):
     async def unfinished_components(self, run_id: str) -> Sequence[RunComponent]:
         result = await self.session.execute(
             select(RunComponent).where(
-                RunComponent.run_id == run_id, RunComponent.status.in_(("pending", "running"))
+                RunComponent.run_id == run_id, RunComponent.status.in_(UNFINISHED_COMPONENT_STATUSES)
             )
         )
         return result.scalars().all()

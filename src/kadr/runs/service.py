@@ -25,6 +25,7 @@ from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
+from kadr.pipeline.base import DONE_COMPONENT_STATUSES, PRODUCED_COMPONENT_STATUSES
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -34,7 +35,6 @@ from kadr.pipeline.orchestrator import (
     artifact_key,
 )
 from kadr.runs.models import (
-    DONE_COMPONENT_STATUSES,
     FINISHED_RUN_STATUSES,
     Artifact,
     ComponentStatus,
@@ -113,7 +113,7 @@ def _artifact_record(artifact: Artifact) -> ArtifactRecord:
 def _component_record(component: RunComponent, run: Run, artifacts: Sequence[Artifact]) -> ComponentRecord:
     return ComponentRecord(
         name=component.name,
-        status=component.status,
+        status=ComponentStatus(component.status),
         params=dict(run.config.get(component.name, {})),
         progress=component.progress,
         summary=dict(component.summary or {}),
@@ -304,7 +304,7 @@ class RunService:
             Orchestrator(self.settings, self.storage, {}).write_manifest,
             pipeline_run,
             pipeline_run.records,
-            "succeeded",
+            RunStatus.SUCCEEDED,
         )
 
     async def get(self, owner_id: str, run_id: str) -> Run:
@@ -524,7 +524,7 @@ class RunService:
         if starting:
             values["attempts"] = RunComponent.attempts + 1
         await self.runs.update_component(run_id, record.name, **values)
-        if record.status in ("succeeded", "skipped"):
+        if record.status in PRODUCED_COMPONENT_STATUSES:
             run = await self.runs.get_unscoped(run_id)
             owner_id = run.owner_id if run else ""
             await self.runs.replace_artifacts(
