@@ -228,6 +228,7 @@ def process(
 ) -> None:
     """Process FILE through the same job system and pipeline as the API, with progress bars."""
     from kadr.runs.local import process_file
+    from kadr.runs.models import RunStatus
 
     settings = _settings()
     progress = Progress(
@@ -261,7 +262,7 @@ def process(
     except KadrError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
-    if result.status != "succeeded":
+    if result.status != RunStatus.SUCCEEDED:
         console.print(f"[red]run {result.run_id} {result.status}:[/red] {result.error}")
         raise typer.Exit(1)
     table = Table("artifact", "bytes", "sha256")

@@ -31,6 +31,7 @@ from kadr.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from kadr.core.pagination import Page
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a-long-enough-password"
@@ -235,7 +236,7 @@ async def test_api_keys_are_scoped_to_their_owner(session: AsyncSession, setting
     other = await create_user(session, "nosy@example.com", PASSWORD)
     service = AccountService(session, settings)
     key, secret = await service.create_api_key(person(owner), "mine", None)
-    assert (await service.list_api_keys(other.id, 50, 0)) == ([], 0)
+    assert (await service.list_api_keys(other.id, Page())) == ([], 0)
     with pytest.raises(NotFound):
         await service.revoke_api_key(other.id, key.id)
     await service.revoke_api_key(owner.id, key.id)
@@ -243,7 +244,7 @@ async def test_api_keys_are_scoped_to_their_owner(session: AsyncSession, setting
         await service.authenticate(secret)
     with pytest.raises(NotFound):
         await service.revoke_api_key(owner.id, key.id)
-    assert (await service.list_api_keys(owner.id, 50, 0))[1] == 0
+    assert (await service.list_api_keys(owner.id, Page()))[1] == 0
 
 
 async def test_the_local_user_exists_once_and_cannot_log_in(

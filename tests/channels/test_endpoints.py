@@ -195,3 +195,17 @@ async def test_a_malformed_bot_token_answers_422_naming_the_field(
     assert token.strip() == "" or token not in problem["detail"]  # the token is never echoed
     assert len(fake_telegram.requests) == calls  # refused before any request to Telegram
     assert (await client.get("/v1/channels", headers=headers)).json()["total"] == 0
+
+
+async def test_channels_list_newest_first_like_every_list(client: httpx.AsyncClient) -> None:
+    headers = await register(client, "lister@example.com")
+    for n in range(3):
+        created = await client.post(
+            "/v1/channels/webhook", headers=headers, json={"name": f"hook{n}", "url": "http://127.0.0.1:9/h"}
+        )
+        assert created.status_code == 201, created.text
+    first = (await client.get("/v1/channels?limit=2", headers=headers)).json()
+    rest = (await client.get("/v1/channels?limit=2&offset=2", headers=headers)).json()
+    assert first["total"] == rest["total"] == 3
+    assert [c["name"] for c in first["items"] + rest["items"]] == ["hook2", "hook1", "hook0"]
+    assert (await client.get("/v1/channels?kind=telegram", headers=headers)).json()["total"] == 0

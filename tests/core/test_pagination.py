@@ -13,7 +13,7 @@ LIST_ROUTES = ["/v1/videos", "/v1/runs", "/v1/channels", "/v1/publications", "/v
 
 
 async def test_every_paginated_route_is_covered(client: httpx.AsyncClient) -> None:
-    """A new list endpoint must join LIST_ROUTES (and so these tests)."""
+    """A new list endpoint must join LIST_ROUTES (and so these tests), and answer Paginated[T]."""
     paths = (await client.get("/openapi.json")).json()["paths"]
     paginated = {
         path
@@ -21,6 +21,9 @@ async def test_every_paginated_route_is_covered(client: httpx.AsyncClient) -> No
         if any(p["name"] == "offset" for p in operations.get("get", {}).get("parameters", []))
     }
     assert paginated == set(LIST_ROUTES)
+    for path in LIST_ROUTES:
+        body = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert body["$ref"].startswith("#/components/schemas/Paginated_"), f"{path} answers Paginated[T]"
 
 
 @pytest.mark.parametrize("path", LIST_ROUTES)

@@ -31,7 +31,7 @@ async def enqueue(settings: Settings, kind: str, payload: dict[str, object], **o
 
 async def load(settings: Settings, job_id: str) -> Job:
     async with get_database(settings).session() as session:
-        job = await JobRepository(session).get(job_id)
+        job = await JobRepository(session).get_unscoped(job_id)
         assert job is not None
         return job
 
@@ -76,7 +76,7 @@ async def test_message_is_sent_only_after_commit_and_dropped_on_rollback(
     await asyncio.sleep(0.5)
     assert executed(doomed.id) == 0
     async with database.session() as session:
-        assert await JobRepository(session).get(doomed.id) is None
+        assert await JobRepository(session).get_unscoped(doomed.id) is None
 
 
 async def test_duplicate_delivery_executes_once(settings: Settings, worker: Runtime) -> None:
@@ -201,7 +201,7 @@ async def test_two_schedulers_resend_a_lost_job_once(settings: Settings, databas
     past = utcnow() - timedelta(minutes=5)
     async with get_database(settings).session() as session:
         for job_id in ids:
-            job = await JobRepository(session).get(job_id)
+            job = await JobRepository(session).get_unscoped(job_id)
             assert job is not None
             job.dispatched_at = past
         await session.commit()
@@ -222,7 +222,7 @@ async def test_shutdown_releases_running_jobs_without_spending_an_attempt(
     assert job.error_kind == "interrupted"
     # The next worker picks it up and finishes it.
     async with get_database(settings).session() as session:
-        job = await JobRepository(session).get(job_id)
+        job = await JobRepository(session).get_unscoped(job_id)
         assert job is not None
         job.payload = {"steps": 5}
         await session.commit()

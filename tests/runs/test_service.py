@@ -118,7 +118,7 @@ async def test_cache_reuses_a_recent_success_and_ignores_an_old_one(
         original, cached = await service.create_run(owner, video_id, "transcript-only")
         assert not cached
         # Pretend the worker finished it.
-        await RunRepository(session).update_run(original.id, status=RunStatus.SUCCEEDED, finished_at=utcnow())
+        await RunRepository(session).update(original.id, status=RunStatus.SUCCEEDED, finished_at=utcnow())
         await session.commit()
         reused, cached = await service.create_run(owner, video_id, "transcript-only")
         assert cached and reused.cached_from_run_id == original.id and reused.status == RunStatus.SUCCEEDED
@@ -129,8 +129,8 @@ async def test_cache_reuses_a_recent_success_and_ignores_an_old_one(
         assert not cached
         # Older than the TTL: computed again.
         old = utcnow() - timedelta(days=settings.cache_ttl_days + 1)
-        await RunRepository(session).update_run(original.id, finished_at=old)
-        await RunRepository(session).update_run(reused.id, status=RunStatus.FAILED)
+        await RunRepository(session).update(original.id, finished_at=old)
+        await RunRepository(session).update(reused.id, status=RunStatus.FAILED)
         await session.commit()
         fresh, cached = await service.create_run(owner, video_id, "transcript-only")
         assert not cached and fresh.status == RunStatus.QUEUED

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from kadr.accounts.dependencies import AccountServiceDep, Admin, CurrentUser, LoginThrottleDep
 from kadr.accounts.schemas import (
@@ -19,8 +17,7 @@ from kadr.accounts.schemas import (
 )
 from kadr.accounts.service import IssuedTokens
 from kadr.core.forwarded import ClientAddress
-from kadr.core.http import Page
-from kadr.core.schemas import Paginated
+from kadr.core.pagination import PageDep, Paginated
 
 router = APIRouter(tags=["accounts"])
 
@@ -99,14 +96,9 @@ async def create_api_key(
 
 
 @router.get("/api-keys", response_model=Paginated[ApiKeyOut])
-async def list_api_keys(
-    principal: Admin, service: AccountServiceDep, page: Annotated[Page, Depends()]
-) -> Paginated[ApiKeyOut]:
+async def list_api_keys(principal: Admin, service: AccountServiceDep, page: PageDep) -> Paginated[ApiKeyOut]:
     """The caller's unrevoked keys, newest first (never the keys themselves)."""
-    keys, total = await service.list_api_keys(principal.user_id, page.limit, page.offset)
-    return Paginated[ApiKeyOut](
-        items=[ApiKeyOut.model_validate(k) for k in keys], total=total, limit=page.limit, offset=page.offset
-    )
+    return Paginated[ApiKeyOut].of(await service.list_api_keys(principal.user_id, page), page)
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

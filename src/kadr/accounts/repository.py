@@ -6,14 +6,15 @@ finds its owner in the first place. Everything a user lists or changes is scoped
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, func, or_, select, update
+from sqlalchemy import Row, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
+from kadr.core.pagination import PageResult
+from kadr.core.repository import Repository, update_if
 
 #: Every column of `users`, read as plain values by the authentication queries.
 USER_COLUMNS = tuple(User.__table__.columns)
@@ -75,15 +76,8 @@ class AccountRepository:
 
     async def mark_refresh_token_used(self, token_id: str, when: datetime) -> bool:
         """Atomically take a token out of use: False if another request used or revoked it first."""
-        result = await self.session.execute(
-            update(RefreshToken)
-            .where(
-                RefreshToken.id == token_id, RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None)
-            )
-            .values(used_at=when)
-            .returning(RefreshToken.id)
-        )
-        return result.scalar_one_or_none() is not None
+        unused = (RefreshToken.used_at.is_(None), RefreshToken.revoked_at.is_(None))
+        return await update_if(self.session, RefreshToken, token_id, *unused, used_at=when)
 
     async def revoke_refresh_family(self, user_id: str, family_id: str, when: datetime) -> None:
         await self.session.execute(
@@ -96,34 +90,19 @@ class AccountRepository:
             .values(revoked_at=when)
         )
 
-    # --- API keys ----------------------------------------------------------
 
-    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        result = await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
-        return result.scalar_one_or_none()
+class ApiKeyRepository(Repository[ApiKey]):
+    """A user's API keys (owned through `user_id`)."""
 
-    async def api_key(self, user_id: str, key_id: str) -> ApiKey | None:
-        result = await self.session.execute(
-            select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id)
-        )
-        return result.scalar_one_or_none()
+    model = ApiKey
+    owner_column = "user_id"
 
-    async def active_api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
+    async def list_page(self, owner_id: str, limit: int, offset: int) -> PageResult[ApiKey]:
         """A page of the user's unrevoked keys, newest first, and how many there are in all."""
-        query = select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.execute(
-            # id breaks ties between keys created in the same instant (ids sort by time too).
-            query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).limit(limit).offset(offset)
-        )
-        return rows.scalars().all(), int(total or 0)
+        return await self._page(owner_id, limit, offset, ApiKey.revoked_at.is_(None))
 
-    async def touch_api_key(self, key_id: str, when: datetime, unless_since: datetime) -> None:
+    async def touch(self, key_id: str, when: datetime, unless_since: datetime) -> None:
         """Record a use, unless one since `unless_since` is recorded already (another process)."""
-        await self.session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_since)
-            )
-            .values(last_used_at=when)
+        await self.update(
+            key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < unless_since), last_used_at=when
         )

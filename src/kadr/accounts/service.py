@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
 from kadr.accounts.principal import PERSON_SCOPES, Principal, PrincipalCache
-from kadr.accounts.repository import USER_COLUMNS, AccountRepository
+from kadr.accounts.repository import USER_COLUMNS, AccountRepository, ApiKeyRepository
 from kadr.accounts.scopes import DEFAULT_KEY_SCOPES, Scope, grants
 from kadr.accounts.security import (
     MAX_PASSWORD_LENGTH,
@@ -48,6 +48,7 @@ from kadr.core.errors import (
 )
 from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
+from kadr.core.pagination import Page, PageResult
 
 log = get_logger(__name__)
 #: `last_used_at` is informational: writing it on every request would make each API call a write.
@@ -135,6 +136,7 @@ class AccountService:
         self.session = session
         self.settings = settings
         self.accounts = AccountRepository(session)
+        self.api_keys = ApiKeyRepository(session)
         #: The process's authentication cache: read by `authenticate`, purged on revocations.
         self.cache = cache
 
@@ -295,7 +297,7 @@ class AccountService:
         assert principal.api_key_id is not None
         now = utcnow()
         try:
-            await self.accounts.touch_api_key(principal.api_key_id, now, now - API_KEY_TOUCH_INTERVAL)
+            await self.api_keys.touch(principal.api_key_id, now, now - API_KEY_TOUCH_INTERVAL)
             await self.session.commit()
         except OperationalError as exc:
             await self.session.rollback()
@@ -332,12 +334,12 @@ class AccountService:
         await self.session.commit()
         return key, secret
 
-    async def list_api_keys(self, user_id: str, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
-        return await self.accounts.active_api_keys(user_id, limit, offset)
+    async def list_api_keys(self, user_id: str, page: Page) -> PageResult[ApiKey]:
+        return await self.api_keys.list_page(user_id, page.limit, page.offset)
 
     async def revoke_api_key(self, user_id: str, key_id: str) -> None:
         """Revoke one of the user's keys; someone else's key, or a revoked one, is 404."""
-        key = await self.accounts.api_key(user_id, key_id)
+        key = await self.api_keys.get(user_id, key_id)
         if key is None or key.revoked_at is not None:
             raise NotFound(f"no API key {key_id}")
         key.revoked_at = utcnow()

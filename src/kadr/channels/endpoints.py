@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import RedirectResponse
 
 from kadr.accounts.dependencies import ChannelsRead, ChannelsWrite
@@ -18,8 +16,7 @@ from kadr.channels.schemas import (
 )
 from kadr.channels.service import ChannelService
 from kadr.core.deps import SessionDep, SettingsDep, writes
-from kadr.core.http import Page
-from kadr.core.schemas import Paginated
+from kadr.core.pagination import PageDep, Paginated
 
 router = APIRouter(tags=["channels"])
 
@@ -33,12 +30,11 @@ async def list_channels(
     user: ChannelsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends()],
+    page: PageDep,
     kind: str | None = None,
 ) -> Paginated[ChannelOut]:
-    items, total = await ChannelService(session, settings).list_page(user.id, page.limit, page.offset, kind)
-    return Paginated[ChannelOut](
-        items=[_out(c) for c in items], total=total, limit=page.limit, offset=page.offset
+    return Paginated[ChannelOut].of(
+        await ChannelService(session, settings).list_page(user.id, page, kind), page
     )
 
 

@@ -23,6 +23,7 @@ from kadr.core.errors import BadRequest, Conflict, NotConfigured, NotFound, Prov
 from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
 from kadr.core.netguard import check_public_url
+from kadr.core.pagination import Page, PageResult
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
 from kadr.notifications.ports import Destination, provide_channel_directory
@@ -74,11 +75,8 @@ class ChannelService:
             raise NotFound(f"no channel {channel_id}")
         return channel
 
-    async def list_page(
-        self, owner_id: str, limit: int, offset: int, kind: str | None
-    ) -> tuple[list[Channel], int]:
-        items, total = await self.channels.list_page(owner_id, limit, offset, kind)
-        return list(items), total
+    async def list_page(self, owner_id: str, page: Page, kind: str | None = None) -> PageResult[Channel]:
+        return await self.channels.list_page(owner_id, page.limit, page.offset, kind=kind)
 
     async def delete(self, owner_id: str, channel_id: str) -> None:
         """Forget the channel, its secrets and its publications (scheduled ones never go out)."""

@@ -1,12 +1,12 @@
-"""HTTP plumbing: problem+json error handlers, their OpenAPI description, pagination parameters."""
+"""HTTP plumbing: problem+json error handlers and their OpenAPI description (pagination: core.pagination)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -255,20 +255,3 @@ def document_problems(app: FastAPI, authenticated_by: tuple[Callable[..., Any], 
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-# The deepest page a client may ask for: larger offsets overflowed the databases' 64-bit integers
-# (a 500); nobody pages ten million rows deep by offset.
-MAX_OFFSET = 10_000_000
-
-
-class Page:
-    """limit/offset pagination, the same on every list endpoint."""
-
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=200, description="Items per page")] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
-    ) -> None:
-        self.limit = limit
-        self.offset = offset

@@ -1,13 +1,11 @@
-"""Response shapes shared by every domain."""
+"""Schema pieces shared by every domain (the list body, `Paginated`, is in core.pagination)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
-
-T = TypeVar("T")
 
 
 def _iso_8601_only(value: Any) -> Any:
@@ -29,10 +27,3 @@ IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_8601_only)]
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-
-
-class Paginated(Schema, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int

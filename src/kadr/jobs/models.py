@@ -25,6 +25,18 @@ class JobStatus(enum.StrEnum):
 FINISHED_JOB_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED)
 
 
+class JobErrorKind(enum.StrEnum):
+    """Why a job's last attempt did not succeed (`jobs.error_kind`)."""
+
+    PERMANENT = "permanent"  # the handler said retrying cannot help, or no handler exists
+    TRANSIENT = "transient"  # an error worth retrying
+    DEADLINE = "deadline"  # ran past its time limit
+    WAITING = "waiting"  # the handler asked to be run again later (RetryLater)
+    INTERRUPTED = "interrupted"  # its worker shut down
+    LEASE_EXPIRED = "lease_expired"  # its worker died or stalled
+    CANCELLED = "cancelled"
+
+
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -47,7 +59,7 @@ class Job(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None]
     last_error: Mapped[str | None]
-    #: "permanent", "transient", "lease_expired", "cancelled", "interrupted"
+    #: A JobErrorKind.
     error_kind: Mapped[str | None] = mapped_column(String(32))
     result: Mapped[dict[str, Any] | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

@@ -8,18 +8,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.core.clock import utcnow
-from kadr.jobs.models import FINISHED_JOB_STATUSES, Job, JobStatus
+from kadr.core.repository import Repository
+from kadr.jobs.models import FINISHED_JOB_STATUSES, Job, JobErrorKind, JobStatus
 
 
-class JobRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class JobRepository(Repository[Job]):
+    """Workers reach every job (`get_unscoped`); jobs are never listed per owner."""
 
-    async def get(self, job_id: str) -> Job | None:
-        return await self.session.get(Job, job_id, populate_existing=True)
+    # Other workers and schedulers change jobs under us: never answer from a stale identity map.
+    model = Job
+    fresh = True
 
     async def find_by_idempotency_key(self, owner_id: str | None, kind: str, key: str) -> Job | None:
         result = await self.session.execute(
@@ -34,33 +34,25 @@ class JobRepository:
             and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
             and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now),
         )
-        result = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, claimable, Job.attempts < Job.max_attempts)
-            .values(
-                status=JobStatus.RUNNING,
-                lease_owner=worker_id,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                attempts=Job.attempts + 1,
-                started_at=func.coalesce(Job.started_at, now),
-                updated_at=now,
-            )
-            .returning(Job.id)
+        claimed = await self.update(
+            job_id,
+            claimable,
+            Job.attempts < Job.max_attempts,
+            status=JobStatus.RUNNING,
+            lease_owner=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=Job.attempts + 1,
+            started_at=func.coalesce(Job.started_at, now),
+            updated_at=now,
         )
-        if result.scalar_one_or_none() is None:
-            return None
-        return await self.get(job_id)
+        return await self.get_unscoped(job_id) if claimed else None
 
     async def renew_lease(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
         """Extend our lease; False means we lost it (cancelled, or taken over)."""
         now = utcnow()
-        result = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
-            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
-            .returning(Job.id)
+        return await self._update_leased(
+            job_id, worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now
         )
-        return result.scalar_one_or_none() is not None
 
     async def finish(
         self,
@@ -70,26 +62,22 @@ class JobRepository:
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
-        error_kind: str | None = None,
+        error_kind: JobErrorKind | None = None,
     ) -> bool:
         """Record the outcome of the attempt we hold the lease for."""
         now = utcnow()
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
-            .values(
-                status=status,
-                result=result,
-                last_error=error,
-                error_kind=error_kind,
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-            .returning(Job.id)
+        return await self._update_leased(
+            job_id,
+            worker_id,
+            status=status,
+            result=result,
+            last_error=error,
+            error_kind=error_kind,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
         )
-        return outcome.scalar_one_or_none() is not None
 
     async def requeue(
         self,
@@ -98,7 +86,7 @@ class JobRepository:
         run_after: datetime,
         *,
         error: str | None,
-        error_kind: str,
+        error_kind: JobErrorKind,
         refund_attempt: bool = False,
     ) -> bool:
         """Give the job back to the queue (retry later, or released at shutdown)."""
@@ -115,31 +103,21 @@ class JobRepository:
         }
         if refund_attempt:
             values["attempts"] = Job.attempts - 1
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == JobStatus.RUNNING)
-            .values(**values)
-            .returning(Job.id)
-        )
-        return outcome.scalar_one_or_none() is not None
+        return await self._update_leased(job_id, worker_id, **values)
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not finished; a running worker notices at its next heartbeat."""
         now = utcnow()
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.not_in(FINISHED_JOB_STATUSES))
-            .values(
-                status=JobStatus.CANCELLED,
-                error_kind="cancelled",
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-            .returning(Job.id)
+        return await self.update(
+            job_id,
+            Job.status.not_in(FINISHED_JOB_STATUSES),
+            status=JobStatus.CANCELLED,
+            error_kind=JobErrorKind.CANCELLED,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
         )
-        return outcome.scalar_one_or_none() is not None
 
     async def running_lease_owners(self) -> list[str]:
         """Every worker that holds a lease now."""
@@ -177,41 +155,35 @@ class JobRepository:
     async def release_expired_lease(self, job: Job) -> bool:
         """Put a dead worker's job back in the queue, if nobody did it first."""
         now = utcnow()
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
-            .values(
-                status=JobStatus.QUEUED,
-                run_after=now,
-                dispatched_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=f"lease of {job.lease_owner} expired (worker died or stalled)",
-                error_kind="lease_expired",
-                updated_at=now,
-            )
-            .returning(Job.id)
+        return await self.update(
+            job.id,
+            Job.lease_expires_at < now,
+            when_status=JobStatus.RUNNING,
+            status=JobStatus.QUEUED,
+            run_after=now,
+            dispatched_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=f"lease of {job.lease_owner} expired (worker died or stalled)",
+            error_kind=JobErrorKind.LEASE_EXPIRED,
+            updated_at=now,
         )
-        return outcome.scalar_one_or_none() is not None
 
     async def bury_expired_lease(self, job: Job) -> bool:
         """A job whose worker died on its last attempt is dead."""
         now = utcnow()
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
-            .values(
-                status=JobStatus.DEAD,
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=f"lease of {job.lease_owner} expired on the last attempt",
-                error_kind="lease_expired",
-                finished_at=now,
-                updated_at=now,
-            )
-            .returning(Job.id)
+        return await self.update(
+            job.id,
+            Job.lease_expires_at < now,
+            when_status=JobStatus.RUNNING,
+            status=JobStatus.DEAD,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=f"lease of {job.lease_owner} expired on the last attempt",
+            error_kind=JobErrorKind.LEASE_EXPIRED,
+            finished_at=now,
+            updated_at=now,
         )
-        return outcome.scalar_one_or_none() is not None
 
     async def undelivered(self, older_than: datetime, limit: int = 500) -> Sequence[Job]:
         """Queued, due jobs whose last message is older than `older_than` (the broker lost it)."""
@@ -231,13 +203,7 @@ class JobRepository:
         """Compare-and-set on dispatched_at, so two schedulers resend a job once."""
         now = utcnow()
         condition = Job.dispatched_at.is_(None) if previous is None else Job.dispatched_at == previous
-        outcome = await self.session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == JobStatus.QUEUED, condition)
-            .values(dispatched_at=now)
-            .returning(Job.id)
-        )
-        return outcome.scalar_one_or_none() is not None
+        return await self.update(job.id, condition, when_status=JobStatus.QUEUED, dispatched_at=now)
 
     async def counts_by_queue_and_status(self) -> list[tuple[str, str, int]]:
         result = await self.session.execute(
@@ -246,3 +212,9 @@ class JobRepository:
             .group_by(Job.queue, Job.status)
         )
         return [(queue, status, count) for queue, status, count in result.all()]
+
+    async def _update_leased(self, job_id: str, worker_id: str, **values: Any) -> bool:
+        """Change a running job whose lease `worker_id` still holds (False: cancelled or taken over)."""
+        return await self.update(
+            job_id, Job.lease_owner == worker_id, when_status=JobStatus.RUNNING, **values
+        )

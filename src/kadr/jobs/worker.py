@@ -22,7 +22,7 @@ from kadr.core.logging import get_logger
 from kadr.core.metrics import ERRORS_TOTAL, JOBS_PROCESSED
 from kadr.jobs import broker
 from kadr.jobs.instances import WorkerInstance
-from kadr.jobs.models import JobStatus
+from kadr.jobs.models import JobErrorKind, JobStatus
 from kadr.jobs.reaper import reap_expired_leases
 from kadr.jobs.registry import JobContext, JobKind, get_kind
 from kadr.jobs.repository import JobRepository
@@ -102,7 +102,7 @@ class JobExecutor:
         try:
             kind = get_kind(job.kind)
         except LookupError as exc:
-            await self._finish(job_id, JobStatus.FAILED, error=str(exc), error_kind="permanent")
+            await self._finish(job_id, JobStatus.FAILED, error=str(exc), error_kind=JobErrorKind.PERMANENT)
             return
         context = JobContext.for_job(job, self.settings, self.worker_id, self.drain_event)
         self._running[job.id] = context
@@ -124,8 +124,10 @@ class JobExecutor:
         except RetryLater as exc:
             await self._wait(context, exc)
         except PermanentJobError as exc:
-            JOBS_PROCESSED.labels(context.kind, "failed").inc()
-            await self._give_up(kind, context, JobStatus.FAILED, str(exc) or type(exc).__name__, "permanent")
+            JOBS_PROCESSED.labels(context.kind, JobStatus.FAILED).inc()
+            await self._give_up(
+                kind, context, JobStatus.FAILED, str(exc) or type(exc).__name__, JobErrorKind.PERMANENT
+            )
         except Exception as exc:
             ERRORS_TOTAL.labels(where="job", type=type(exc).__name__).inc()
             log.warning(
@@ -137,19 +139,19 @@ class JobExecutor:
                 traceback="".join(traceback.format_exception(exc))[-2000:],
             )
             if context.attempt >= context.max_attempts:
-                JOBS_PROCESSED.labels(context.kind, "dead").inc()
-                await self._give_up(kind, context, JobStatus.DEAD, _short_error(exc), "transient")
+                JOBS_PROCESSED.labels(context.kind, JobStatus.DEAD).inc()
+                await self._give_up(kind, context, JobStatus.DEAD, _short_error(exc), JobErrorKind.TRANSIENT)
             else:
                 await self._retry_later(context, exc)
         else:
-            JOBS_PROCESSED.labels(context.kind, "succeeded").inc()
+            JOBS_PROCESSED.labels(context.kind, JobStatus.SUCCEEDED).inc()
             await self._finish(context.job_id, JobStatus.SUCCEEDED, result=result)
             log.info("job succeeded", job_id=context.job_id, kind=context.kind)
 
     async def _after_cancel(self, kind: JobKind, context: JobContext, exc: Cancelled) -> None:
         database = get_database(self.settings)
         async with database.session() as session:
-            job = await JobRepository(session).get(context.job_id)
+            job = await JobRepository(session).get_unscoped(context.job_id)
             if job is None or job.lease_owner != self.worker_id or job.status != JobStatus.RUNNING:
                 # Cancelled by a user, or the lease went to another worker: nothing is ours to record.
                 log.info("job stopped", job_id=context.job_id, reason=str(exc))
@@ -161,7 +163,7 @@ class JobExecutor:
                     self.worker_id,
                     utcnow(),
                     error="worker shut down; released for another worker",
-                    error_kind="interrupted",
+                    error_kind=JobErrorKind.INTERRUPTED,
                     refund_attempt=True,
                 )
                 await session.commit()
@@ -169,26 +171,34 @@ class JobExecutor:
                 log.info("job released at shutdown", job_id=context.job_id)
                 return
         # A deadline, not a user: the same work would overrun again, so it is not retried.
-        await self._give_up(kind, context, JobStatus.FAILED, str(exc), "deadline")
+        await self._give_up(kind, context, JobStatus.FAILED, str(exc), JobErrorKind.DEADLINE)
 
     async def _wait(self, context: JobContext, exc: RetryLater) -> None:
         """Put the job back until the handler's named time; the attempt is refunded."""
-        if await self._requeue(context, exc.delay_seconds, exc.reason, "waiting", refund_attempt=True):
+        if await self._requeue(
+            context, exc.delay_seconds, exc.reason, JobErrorKind.WAITING, refund_attempt=True
+        ):
             log.info(
                 "job waits", job_id=context.job_id, in_seconds=round(exc.delay_seconds, 2), reason=exc.reason
             )
 
     async def _retry_later(self, context: JobContext, exc: BaseException) -> None:
         delay = backoff_seconds(self.settings, context.attempt)
-        if await self._requeue(context, delay, _short_error(exc), "transient"):
+        if await self._requeue(context, delay, _short_error(exc), JobErrorKind.TRANSIENT):
             log.info("job will retry", job_id=context.job_id, in_seconds=round(delay, 2))
 
     async def _requeue(
-        self, context: JobContext, delay: float, error: str, error_kind: str, *, refund_attempt: bool = False
+        self,
+        context: JobContext,
+        delay: float,
+        error: str,
+        error_kind: JobErrorKind,
+        *,
+        refund_attempt: bool = False,
     ) -> bool:
         database = get_database(self.settings)
         async with database.session() as session:
-            job = await JobRepository(session).get(context.job_id)
+            job = await JobRepository(session).get_unscoped(context.job_id)
             requeued = await JobRepository(session).requeue(
                 context.job_id,
                 self.worker_id,
@@ -204,7 +214,7 @@ class JobExecutor:
         return False
 
     async def _give_up(
-        self, kind: JobKind, context: JobContext, status: JobStatus, error: str, error_kind: str
+        self, kind: JobKind, context: JobContext, status: JobStatus, error: str, error_kind: JobErrorKind
     ) -> None:
         database = get_database(self.settings)
         async with database.session() as session:
@@ -223,7 +233,7 @@ class JobExecutor:
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
-        error_kind: str | None = None,
+        error_kind: JobErrorKind | None = None,
     ) -> None:
         database = get_database(self.settings)
         async with database.session() as session:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from kadr.accounts.dependencies import NotificationsRead, NotificationsWrite
 from kadr.core.deps import SessionDep, SettingsDep
-from kadr.core.http import Page
-from kadr.core.schemas import IsoDateTime, Paginated
+from kadr.core.pagination import PageDep, Paginated
+from kadr.core.schemas import IsoDateTime
 from kadr.notifications.schemas import EventOut, NotificationSettingsIn, NotificationSettingsOut
 from kadr.notifications.service import NotificationService
 
@@ -35,14 +35,12 @@ async def list_events(
     user: NotificationsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends()],
+    page: PageDep,
     event_type: Annotated[str | None, Query(alias="type")] = None,
     since: Annotated[
         IsoDateTime | None, Query(description="Events at or after this (with a timezone)")
     ] = None,
 ) -> Paginated[EventOut]:
     """What happened to your resources, newest first, with each notification's delivery status."""
-    items, total = await NotificationService(session, settings).events_page(
-        user.id, page.limit, page.offset, event_type, since
-    )
-    return Paginated[EventOut](items=items, total=total, limit=page.limit, offset=page.offset)
+    result = await NotificationService(session, settings).events_page(user.id, page, event_type, since)
+    return Paginated[EventOut].of(result, page)

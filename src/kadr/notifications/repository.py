@@ -1,4 +1,4 @@
-"""Every query of the notifications domain."""
+"""Every query of the notifications domain, scoped to an owner unless named otherwise."""
 
 from __future__ import annotations
 
@@ -6,21 +6,33 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, select, update
 
+from kadr.core.pagination import PageResult
+from kadr.core.repository import Repository
 from kadr.notifications.models import Delivery, DeliveryStatus, Event, NotificationSettings
 
 
-class NotificationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class NotificationRepository(Repository[Event]):
+    model = Event
 
     async def settings_of(self, owner_id: str) -> NotificationSettings | None:
         return await self.session.get(NotificationSettings, owner_id)
 
-    def add(self, row: Event | Delivery | NotificationSettings) -> None:
-        self.session.add(row)
+    async def list_page(
+        self,
+        owner_id: str,
+        limit: int,
+        offset: int,
+        *,
+        event_type: str | None = None,
+        since: datetime | None = None,
+    ) -> PageResult[Event]:
+        """The owner's events, newest first; of one type, at or after `since`."""
+        where: list[ColumnElement[bool]] = [Event.type == event_type] if event_type else []
+        if since is not None:
+            where.append(Event.created_at >= since)
+        return await self._page(owner_id, limit, offset, *where)
 
     async def delivery_with_event(self, delivery_id: str) -> tuple[Delivery, Event] | None:
         row = (
@@ -32,12 +44,9 @@ class NotificationRepository:
         ).one_or_none()
         return (row[0], row[1]) if row is not None else None
 
-    async def update_delivery(self, delivery_id: str, *, when_pending: bool = True, **values: Any) -> bool:
-        query = update(Delivery).where(Delivery.id == delivery_id)
-        if when_pending:
-            query = query.where(Delivery.status == DeliveryStatus.PENDING)
-        outcome = await self.session.execute(query.values(**values).returning(Delivery.id))
-        return outcome.scalar_one_or_none() is not None
+    async def update_delivery(self, delivery_id: str, **values: Any) -> bool:
+        """Settle a delivery that is still pending (one winner, should two attempts race)."""
+        return await self._update(Delivery, delivery_id, when_status=DeliveryStatus.PENDING, **values)
 
     async def count_attempt(self, delivery_id: str, error: str | None) -> None:
         await self.session.execute(
@@ -45,32 +54,6 @@ class NotificationRepository:
             .where(Delivery.id == delivery_id)
             .values(attempts=Delivery.attempts + 1, last_error=error)
         )
-
-    async def events_page(
-        self, owner_id: str, limit: int, offset: int, event_type: str | None, since: datetime | None
-    ) -> tuple[Sequence[Event], int]:
-        conditions = [Event.owner_id == owner_id]
-        if event_type:
-            conditions.append(Event.type == event_type)
-        if since is not None:
-            conditions.append(Event.created_at >= since)
-        total = (
-            await self.session.execute(select(func.count()).select_from(Event).where(*conditions))
-        ).scalar_one()
-        events = (
-            (
-                await self.session.execute(
-                    select(Event)
-                    .where(*conditions)
-                    .order_by(Event.created_at.desc(), Event.id.desc())
-                    .limit(limit)
-                    .offset(offset)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return events, int(total)
 
     async def deliveries_of(self, event_ids: Sequence[str]) -> Sequence[Delivery]:
         if not event_ids:

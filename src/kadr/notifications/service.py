@@ -12,6 +12,7 @@ from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import PermanentJobError, RetryLater, ValidationFailed
 from kadr.core.logging import get_logger
+from kadr.core.pagination import Page, PageResult
 from kadr.notifications.models import Delivery, DeliveryStatus, Event, NotificationSettings, Transport
 from kadr.notifications.outbox import ALL_EVENT_TYPES, render, smtp_config, webhook_payload
 from kadr.notifications.ports import Destination, channel_directory
@@ -69,9 +70,12 @@ class NotificationService:
         return await self.get_settings(owner_id)
 
     async def events_page(
-        self, owner_id: str, limit: int, offset: int, event_type: str | None, since: datetime | None
-    ) -> tuple[list[EventOut], int]:
-        events, total = await self.repository.events_page(owner_id, limit, offset, event_type, since)
+        self, owner_id: str, page: Page, event_type: str | None = None, since: datetime | None = None
+    ) -> PageResult[EventOut]:
+        """The owner's events, newest first, each with its deliveries."""
+        events, total = await self.repository.list_page(
+            owner_id, page.limit, page.offset, event_type=event_type, since=since
+        )
         deliveries = await self.repository.deliveries_of([event.id for event in events])
         by_event: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
@@ -81,7 +85,7 @@ class NotificationService:
             item = EventOut.model_validate(event)
             item.deliveries = [DeliveryOut.model_validate(d) for d in by_event.get(event.id, [])]
             items.append(item)
-        return items, total
+        return PageResult(items, total)
 
     # --- delivery (worker) ----------------------------------------------------
     async def deliver(self, delivery_id: str) -> dict[str, Any]:

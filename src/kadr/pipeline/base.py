@@ -11,6 +11,7 @@ Artifact names are relative paths inside the run (`transcript.json`,
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,37 @@ from typing import Any, ClassVar
 
 from kadr.config import Settings
 from kadr.core.errors import Cancelled
+
+
+class RunStatus(enum.StrEnum):
+    """A run's state. The orchestrator writes it into the manifest; the runs domain stores it
+    (defined here, since the pipeline cannot import the runs domain)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ComponentStatus(enum.StrEnum):
+    """A component's state within a run, as the orchestrator records it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CACHED = "cached"  # answered from an earlier run's outputs
+
+
+#: Component states whose outputs are final: a retried run does not redo them.
+DONE_COMPONENT_STATUSES = (ComponentStatus.SUCCEEDED, ComponentStatus.SKIPPED, ComponentStatus.CACHED)
+#: Component states that produced the component's artifacts in this run.
+PRODUCED_COMPONENT_STATUSES = (ComponentStatus.SUCCEEDED, ComponentStatus.SKIPPED)
+#: Component states of work not finished yet: cancelling or failing the run ends them too.
+UNFINISHED_COMPONENT_STATUSES = (ComponentStatus.PENDING, ComponentStatus.RUNNING)
 
 
 @dataclass

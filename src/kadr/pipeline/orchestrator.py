@@ -31,7 +31,15 @@ from kadr.core.errors import Cancelled
 from kadr.core.hashing import sha256_file
 from kadr.core.logging import get_logger
 from kadr.core.metrics import COMPONENT_DURATION
-from kadr.pipeline.base import Component, ComponentContext, ComponentInputMissing, ComponentResult
+from kadr.pipeline.base import (
+    DONE_COMPONENT_STATUSES,
+    Component,
+    ComponentContext,
+    ComponentInputMissing,
+    ComponentResult,
+    ComponentStatus,
+    RunStatus,
+)
 from kadr.storage import Storage
 
 log = get_logger(__name__)
@@ -54,7 +62,7 @@ class ArtifactRecord:
 @dataclass
 class ComponentRecord:
     name: str
-    status: str  # pending | running | succeeded | skipped | failed | cancelled | cached
+    status: ComponentStatus
     params: dict[str, Any] = field(default_factory=dict)
     progress: float = 0.0
     message: str | None = None
@@ -90,9 +98,6 @@ class RunRecorder(Protocol):
     async def component_finished(self, record: ComponentRecord, overall: float) -> None: ...
 
 
-DONE = ("succeeded", "skipped", "cached")
-
-
 def run_prefix(run_id: str) -> str:
     return f"runs/{run_id}/"
 
@@ -111,19 +116,23 @@ def overall_progress(
         record = records.get(name)
         if record is None:
             continue
-        fraction = 1.0 if record.status in DONE else record.progress
+        fraction = 1.0 if record.status in DONE_COMPONENT_STATUSES else record.progress
         done += weights.get(name, 1.0) * fraction
     return round(100.0 * done / total, 1)
 
 
-def build_manifest(run: PipelineRun, records: Mapping[str, ComponentRecord], status: str) -> dict[str, Any]:
+def build_manifest(
+    run: PipelineRun, records: Mapping[str, ComponentRecord], status: RunStatus
+) -> dict[str, Any]:
     def jsonable(value: Any) -> Any:
         return value.isoformat() if isinstance(value, datetime) else value
 
     components: list[dict[str, Any]] = []
     artifacts: list[dict[str, Any]] = []
     for name in run.plan:
-        record = records.get(name) or ComponentRecord(name=name, status="pending", params=run.plan[name])
+        record = records.get(name) or ComponentRecord(
+            name=name, status=ComponentStatus.PENDING, params=run.plan[name]
+        )
         entry = {k: jsonable(v) for k, v in asdict(record).items() if k != "artifacts"}
         entry["artifacts"] = [a.name for a in record.artifacts]
         components.append(entry)
@@ -181,13 +190,15 @@ class Orchestrator:
         source = await asyncio.to_thread(self._local_source, run)
         for name, params in run.plan.items():
             previous = records.get(name)
-            if previous is not None and previous.status in DONE:
+            if previous is not None and previous.status in DONE_COMPONENT_STATUSES:
                 continue
             if cancel_event.is_set():
                 raise Cancelled("cancelled")
             if drain_event is not None and drain_event.is_set():
                 raise Cancelled("worker is shutting down; the run continues on another worker")
-            record = ComponentRecord(name=name, status="running", params=params, started_at=utcnow())
+            record = ComponentRecord(
+                name=name, status=ComponentStatus.RUNNING, params=params, started_at=utcnow()
+            )
             records[name] = record
             await recorder.component_started(record)
             try:
@@ -199,9 +210,9 @@ class Orchestrator:
                 assert record.started_at is not None
                 record.duration_seconds = round((record.finished_at - record.started_at).total_seconds(), 3)
                 COMPONENT_DURATION.labels(name, record.status).observe(record.duration_seconds)
-                await asyncio.to_thread(self.write_manifest, run, records, "running")
+                await asyncio.to_thread(self.write_manifest, run, records, RunStatus.RUNNING)
                 await recorder.component_finished(record, overall_progress(run.plan, records, weights))
-        await asyncio.to_thread(self.write_manifest, run, records, "succeeded")
+        await asyncio.to_thread(self.write_manifest, run, records, RunStatus.SUCCEEDED)
         await asyncio.to_thread(shutil.rmtree, self.run_dir(run.run_id), True)
         return records
 
@@ -246,24 +257,24 @@ class Orchestrator:
                     )
             result: ComponentResult = task.result()
         except ComponentInputMissing as exc:
-            record.status = "skipped"
+            record.status = ComponentStatus.SKIPPED
             record.summary = {"skipped_reason": self._skip_reason(component_class, records, str(exc))}
             return
         except Cancelled as exc:
-            record.status = "cancelled"
+            record.status = ComponentStatus.CANCELLED
             record.error = str(exc)
             raise
         except BaseException as exc:
-            record.status = "failed"
+            record.status = ComponentStatus.FAILED
             record.error = f"{type(exc).__name__}: {exc}"[:4000]
             raise
         record.summary = dict(result.summary)
         record.device = str(record.summary.pop("device", "cpu"))
         if result.skipped_reason:
-            record.status = "skipped"
+            record.status = ComponentStatus.SKIPPED
             record.summary["skipped_reason"] = result.skipped_reason
         else:
-            record.status = "succeeded"
+            record.status = ComponentStatus.SUCCEEDED
         record.progress = 1.0
         record.artifacts = await asyncio.to_thread(self._store_artifacts, run.run_id, record.name, result)
 
@@ -272,7 +283,7 @@ class Orchestrator:
     ) -> str:
         for required in component.requires:
             upstream = records.get(required)
-            if upstream is not None and upstream.status == "skipped":
+            if upstream is not None and upstream.status == ComponentStatus.SKIPPED:
                 why = upstream.summary.get("skipped_reason", "skipped")
                 return f"{required} was skipped: {why}"
         return missing
@@ -322,7 +333,9 @@ class Orchestrator:
             partial.replace(target)
         return target
 
-    def write_manifest(self, run: PipelineRun, records: Mapping[str, ComponentRecord], status: str) -> None:
+    def write_manifest(
+        self, run: PipelineRun, records: Mapping[str, ComponentRecord], status: RunStatus
+    ) -> None:
         manifest = build_manifest(run, records, status)
         data = json.dumps(manifest, indent=2, sort_keys=False).encode()
         self.storage.put_bytes(artifact_key(run.run_id, MANIFEST_NAME), data, "application/json")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from kadr.accounts.dependencies import PublicationsRead, Publish
 from kadr.core.deps import SessionDep, SettingsDep
-from kadr.core.http import Page
 from kadr.core.idempotency import IdempotencyKey
-from kadr.core.schemas import IsoDateTime, Paginated
+from kadr.core.pagination import PageDep, Paginated
+from kadr.core.schemas import IsoDateTime
 from kadr.publications.schemas import PublicationCreate, PublicationOut, PublicationUpdate
 from kadr.publications.service import PublicationService
 
@@ -37,7 +37,7 @@ async def list_publications(
     user: PublicationsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends()],
+    page: PageDep,
     publication_status: Annotated[str | None, Query(alias="status")] = None,
     channel_id: str | None = None,
     publish_after: Annotated[
@@ -47,21 +47,15 @@ async def list_publications(
         IsoDateTime | None, Query(description="publish_at < this (with a timezone)")
     ] = None,
 ) -> Paginated[PublicationOut]:
-    items, total = await PublicationService(session, settings).list_page(
+    result = await PublicationService(session, settings).list_page(
         user.id,
-        page.limit,
-        page.offset,
+        page,
         status=publication_status,
         channel_id=channel_id,
         publish_after=publish_after,
         publish_before=publish_before,
     )
-    return Paginated[PublicationOut](
-        items=[PublicationOut.model_validate(p) for p in items],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Paginated[PublicationOut].of(result, page)
 
 
 @router.get("/publications/{publication_id}", response_model=PublicationOut)

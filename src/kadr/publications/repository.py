@@ -6,28 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.channels.models import Channel, ChannelHealth
+from kadr.core.pagination import PageResult
+from kadr.core.repository import Repository
 from kadr.publications.models import Publication, PublicationStatus, QuotaUsage
 
 
-class PublicationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class PublicationRepository(Repository[Publication]):
+    # Workers move publications through their states under us.
+    model = Publication
+    fresh = True
 
-    def add(self, publication: Publication) -> None:
-        self.session.add(publication)
-
-    async def get(self, owner_id: str, publication_id: str) -> Publication | None:
-        query = select(Publication).where(Publication.id == publication_id, Publication.owner_id == owner_id)
-        return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def get_unscoped(self, publication_id: str) -> Publication | None:
-        return await self.session.get(Publication, publication_id, populate_existing=True)
+    def page_order(self) -> tuple[ColumnElement[Any], ...]:
+        # A schedule: soonest first, not newest-created first.
+        return (Publication.publish_at.asc(), Publication.id.asc())
 
     async def find_by_idempotency_key(self, owner_id: str, key: str) -> Publication | None:
         query = select(Publication).where(
@@ -45,35 +41,17 @@ class PublicationRepository:
         channel_id: str | None = None,
         publish_after: datetime | None = None,
         publish_before: datetime | None = None,
-    ) -> tuple[Sequence[Publication], int]:
-        conditions: list[Any] = [Publication.owner_id == owner_id]
+    ) -> PageResult[Publication]:
+        where: list[ColumnElement[bool]] = []
         if status:
-            conditions.append(Publication.status == status)
+            where.append(Publication.status == status)
         if channel_id:
-            conditions.append(Publication.channel_id == channel_id)
+            where.append(Publication.channel_id == channel_id)
         if publish_after is not None:
-            conditions.append(Publication.publish_at >= publish_after)
+            where.append(Publication.publish_at >= publish_after)
         if publish_before is not None:
-            conditions.append(Publication.publish_at < publish_before)
-        total = await self.session.execute(select(func.count()).select_from(Publication).where(*conditions))
-        rows = await self.session.execute(
-            select(Publication)
-            .where(*conditions)
-            .order_by(Publication.publish_at, Publication.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return rows.scalars().all(), int(total.scalar_one())
-
-    async def update(
-        self, publication_id: str, *, when_status: Sequence[str] | None = None, **values: Any
-    ) -> bool:
-        """Conditional update: with `when_status`, only from those statuses (one winner)."""
-        query = update(Publication).where(Publication.id == publication_id)
-        if when_status is not None:
-            query = query.where(Publication.status.in_(list(when_status)))
-        outcome = await self.session.execute(query.values(**values).returning(Publication.id))
-        return outcome.scalar_one_or_none() is not None
+            where.append(Publication.publish_at < publish_before)
+        return await self._page(owner_id, limit, offset, *where)
 
     async def due_ids(self, now: datetime, limit: int) -> list[str]:
         query = (
@@ -101,13 +79,7 @@ class PublicationRepository:
         return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
 
     async def claim_preflight(self, publication_id: str, now: datetime) -> bool:
-        outcome = await self.session.execute(
-            update(Publication)
-            .where(Publication.id == publication_id, Publication.preflight_at.is_(None))
-            .values(preflight_at=now)
-            .returning(Publication.id)
-        )
-        return outcome.scalar_one_or_none() is not None
+        return await self.update(publication_id, Publication.preflight_at.is_(None), preflight_at=now)
 
     async def next_slot_of_channel(self, channel_id: str) -> datetime | None:
         query = select(func.min(Publication.publish_at)).where(

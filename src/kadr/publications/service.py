@@ -23,6 +23,7 @@ from kadr.core.errors import Conflict, NotFound, RetryLater, ValidationFailed
 from kadr.core.idempotency import Idempotency
 from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
+from kadr.core.pagination import Page, PageResult
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
@@ -125,10 +126,25 @@ class PublicationService:
         return publication
 
     async def list_page(
-        self, owner_id: str, limit: int, offset: int, **filters: Any
-    ) -> tuple[list[Publication], int]:
-        items, total = await self.publications.list_page(owner_id, limit, offset, **filters)
-        return list(items), total
+        self,
+        owner_id: str,
+        page: Page,
+        *,
+        status: str | None = None,
+        channel_id: str | None = None,
+        publish_after: datetime | None = None,
+        publish_before: datetime | None = None,
+    ) -> PageResult[Publication]:
+        """The owner's publications, soonest `publish_at` first."""
+        return await self.publications.list_page(
+            owner_id,
+            page.limit,
+            page.offset,
+            status=status,
+            channel_id=channel_id,
+            publish_after=publish_after,
+            publish_before=publish_before,
+        )
 
     async def update(self, owner_id: str, publication_id: str, body: PublicationUpdate) -> Publication:
         """Reschedule or edit; only while it is still `scheduled`."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
 from kadr.core.deps import SessionDep, SettingsDep
-from kadr.core.http import Page
 from kadr.core.idempotency import IdempotencyKey
-from kadr.core.schemas import Paginated
-from kadr.core.signing import verify
+from kadr.core.pagination import PageDep, Paginated
 from kadr.runs.schemas import ArtifactOut, EventsLinkOut, ProfileIn, ProfileOut, RunCreate, RunOut
 from kadr.runs.service import RunService
 
@@ -50,16 +48,14 @@ async def list_runs(
     user: RunsRead,
     session: SessionDep,
     settings: SettingsDep,
-    page: Annotated[Page, Depends()],
+    page: PageDep,
     video_id: str | None = None,
     run_status: Annotated[str | None, Query(alias="status")] = None,
 ) -> Paginated[RunOut]:
-    items, total = await RunService(session, settings).list_page(
-        user.id, page.limit, page.offset, video_id, run_status
+    result = await RunService(session, settings).list_page(
+        user.id, page, video_id=video_id, status=run_status
     )
-    return Paginated[RunOut](
-        items=[RunOut.model_validate(r) for r in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return Paginated[RunOut].of(result, page)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
@@ -147,22 +143,16 @@ async def download_artifact(
 ) -> Response:
     service = RunService(session, settings)
     if token is not None:
-        verify(settings, "download", token, artifact_id)
-        artifact = await service.artifact_by_link(artifact_id)
+        content = await service.download_by_link(artifact_id, token)
     else:
         user = await authorize(request, session, settings, Scope.RUNS_READ)
-        artifact = await service.artifact(user.id, artifact_id)
-    await session.commit()
-    filename = artifact.name.rsplit("/", 1)[-1]
-    storage = service.storage
-    local = storage.local_path(artifact.storage_key)
-    if local is not None:
-        return FileResponse(local, media_type=artifact.content_type, filename=filename)
-    if storage.supports_presigned:
-        return RedirectResponse(
-            service.download_url(artifact), status_code=status.HTTP_307_TEMPORARY_REDIRECT
-        )
-    return StreamingResponse(storage.open_read(artifact.storage_key), media_type=artifact.content_type)
+        content = await service.download(user.id, artifact_id)
+    if content.path is not None:
+        return FileResponse(content.path, media_type=content.content_type, filename=content.filename)
+    if content.redirect_to is not None:
+        return RedirectResponse(content.redirect_to, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    assert content.stream is not None
+    return StreamingResponse(content.stream, media_type=content.content_type)
 
 
 async def server_sent_events(views: AsyncIterator[dict[str, Any] | None]) -> AsyncIterator[str]:

@@ -13,7 +13,7 @@ from kadr.config import Settings
 from kadr.core.db import dispose_database, get_database
 from kadr.core.ids import new_id
 from kadr.core.streaming import ReceivedFile
-from kadr.runs.models import FINISHED_RUN_STATUSES, Run
+from kadr.runs.models import FINISHED_RUN_STATUSES, Run, RunStatus
 from kadr.runs.service import RunService
 from kadr.storage import get_storage
 from kadr.videos.repository import VideoRepository
@@ -106,7 +106,7 @@ async def _process(
             break
         await asyncio.sleep(POLL_SECONDS)
     result = LocalResult(run.id, run.status, run.error, run.cached_from_run_id)
-    if run.status != "succeeded":
+    if run.status != RunStatus.SUCCEEDED:
         return result
     async with database.session() as session:
         artifacts = list(await RunService(session, settings).artifacts(owner_id, run_id))

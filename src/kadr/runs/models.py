@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -12,30 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kadr.core.clock import utcnow
 from kadr.core.db import Base
 
-
-class RunStatus(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
+# The states are the pipeline's, defined once there; the runs domain stores them.
+from kadr.pipeline.base import ComponentStatus, RunStatus
 
 FINISHED_RUN_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-
-
-class ComponentStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    CACHED = "cached"
-
-
-#: Component states whose outputs are final: a retried run does not redo them.
-DONE_COMPONENT_STATUSES = (ComponentStatus.SUCCEEDED, ComponentStatus.SKIPPED, ComponentStatus.CACHED)
 
 
 class Profile(Base):

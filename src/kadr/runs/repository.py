@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import RowMapping, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.core.db import Database
+from kadr.core.pagination import PageResult
+from kadr.core.repository import Repository
+from kadr.pipeline.base import UNFINISHED_COMPONENT_STATUSES
 from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
 
 #: What a run's status shows (RunOut without its components, and each component's ComponentOut).
@@ -48,27 +50,12 @@ async def run_status_rows(database: Database, owner_id: str, run_id: str) -> Seq
     return await database.read_rows(_STATUS_QUERY, {"run_id": run_id, "owner_id": owner_id})
 
 
-class RunRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class RunRepository(Repository[Run]):
+    # A run changes under us (worker updates): never answer from a stale identity map.
+    model = Run
+    fresh = True
 
     # --- runs ---------------------------------------------------------------
-
-    async def get(self, owner_id: str, run_id: str) -> Run | None:
-        # populate_existing: a run changes under us (worker updates), never answer from a stale identity map.
-        result = await self.session.execute(
-            select(Run)
-            .where(Run.id == run_id, Run.owner_id == owner_id)
-            .execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
-
-    async def get_for_job(self, run_id: str) -> Run | None:
-        """The run a job names (jobs carry their own run's id; no owner to scope by)."""
-        result = await self.session.execute(
-            select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
 
     async def find_by_idempotency_key(self, owner_id: str, key: str) -> Run | None:
         result = await self.session.execute(
@@ -81,19 +68,14 @@ class RunRepository:
         owner_id: str,
         limit: int,
         offset: int,
+        *,
         video_id: str | None = None,
         status: str | None = None,
-    ) -> tuple[Sequence[Run], int]:
-        query = select(Run).where(Run.owner_id == owner_id)
-        if video_id:
-            query = query.where(Run.video_id == video_id)
+    ) -> PageResult[Run]:
+        where = [Run.video_id == video_id] if video_id else []
         if status:
-            query = query.where(Run.status == status)
-        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await self.session.execute(
-            query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
-        )
-        return rows.scalars().all(), int(total or 0)
+            where.append(Run.status == status)
+        return await self._page(owner_id, limit, offset, *where)
 
     async def newest_cacheable(
         self, owner_id: str, content_sha256: str, config_hash: str, since: datetime
@@ -113,29 +95,15 @@ class RunRepository:
         return result.scalar_one_or_none()
 
     async def runs_of_video(self, owner_id: str, video_id: str) -> Sequence[Run]:
-        result = await self.session.execute(
-            select(Run).where(Run.owner_id == owner_id, Run.video_id == video_id)
-        )
-        return result.scalars().all()
+        return await self.list(owner_id, Run.video_id == video_id)
 
     async def counts_by_status(self) -> list[tuple[str, int]]:
         result = await self.session.execute(select(Run.status, func.count()).group_by(Run.status))
         return [(status, count) for status, count in result.all()]
 
-    def add(self, obj: Run | Artifact | Profile) -> None:
-        self.session.add(obj)
-
     async def delete_runs(self, run_ids: Sequence[str]) -> None:
         if run_ids:
             await self.session.execute(delete(Run).where(Run.id.in_(run_ids)))
-
-    async def update_run(self, run_id: str, *, when_status: str | None = None, **values: object) -> bool:
-        """Update a run; with `when_status`, only if it is still in that status."""
-        query = update(Run).where(Run.id == run_id)
-        if when_status is not None:
-            query = query.where(Run.status == when_status)
-        result = await self.session.execute(query.values(**values).returning(Run.id))
-        return result.scalar_one_or_none() is not None
 
     # --- components ---------------------------------------------------------
 
@@ -149,7 +117,7 @@ class RunRepository:
     async def unfinished_components(self, run_id: str) -> Sequence[RunComponent]:
         result = await self.session.execute(
             select(RunComponent).where(
-                RunComponent.run_id == run_id, RunComponent.status.in_(("pending", "running"))
+                RunComponent.run_id == run_id, RunComponent.status.in_(UNFINISHED_COMPONENT_STATUSES)
             )
         )
         return result.scalars().all()
@@ -163,14 +131,11 @@ class RunRepository:
         return result.scalars().all()
 
     async def artifact(self, owner_id: str, artifact_id: str) -> Artifact | None:
-        result = await self.session.execute(
-            select(Artifact).where(Artifact.id == artifact_id, Artifact.owner_id == owner_id)
-        )
-        return result.scalar_one_or_none()
+        return await self._get_owned(Artifact, owner_id, artifact_id)
 
     async def artifact_unscoped(self, artifact_id: str) -> Artifact | None:
         """For signed download links, whose token names the artifact itself."""
-        return await self.session.get(Artifact, artifact_id)
+        return await self._get_by_id(Artifact, artifact_id)
 
     async def artifact_keys_of_runs(self, run_ids: Sequence[str]) -> list[str]:
         if not run_ids:
@@ -205,6 +170,3 @@ class RunRepository:
             select(Profile).where(Profile.owner_id == owner_id).order_by(Profile.name)
         )
         return result.scalars().all()
-
-    async def delete_profile(self, profile: Profile) -> None:
-        await self.session.delete(profile)

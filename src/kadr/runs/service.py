@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
@@ -21,10 +22,12 @@ from kadr.core.db import get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.idempotency import Idempotency
 from kadr.core.ids import new_id
+from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
+from kadr.pipeline.base import DONE_COMPONENT_STATUSES, PRODUCED_COMPONENT_STATUSES
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -34,7 +37,6 @@ from kadr.pipeline.orchestrator import (
     artifact_key,
 )
 from kadr.runs.models import (
-    DONE_COMPONENT_STATUSES,
     FINISHED_RUN_STATUSES,
     Artifact,
     ComponentStatus,
@@ -58,6 +60,18 @@ EVENTS_LINK_PURPOSE = "run-events"
 EVENTS_POLL_SECONDS = 1.0
 EVENTS_HEARTBEAT_SECONDS = 15.0
 RUN_JOB_KIND = "run.process"
+
+
+@dataclass(frozen=True)
+class ArtifactContent:
+    """How an artifact's bytes reach the client: exactly one of a local `path`, a presigned URL to
+    `redirect_to`, or a `stream` the API relays."""
+
+    filename: str
+    content_type: str
+    path: Path | None = None
+    redirect_to: str | None = None
+    stream: BinaryIO | None = None
 
 
 @dataclass
@@ -101,7 +115,7 @@ def _artifact_record(artifact: Artifact) -> ArtifactRecord:
 def _component_record(component: RunComponent, run: Run, artifacts: Sequence[Artifact]) -> ComponentRecord:
     return ComponentRecord(
         name=component.name,
-        status=component.status,
+        status=ComponentStatus(component.status),
         params=dict(run.config.get(component.name, {})),
         progress=component.progress,
         summary=dict(component.summary or {}),
@@ -195,7 +209,7 @@ class RunService:
         profile = await self.runs.profile_by_name(owner_id, name)
         if profile is None:
             raise NotFound(f"no profile named {name!r}")
-        await self.runs.delete_profile(profile)
+        await self.runs.delete(profile)
         await self.session.commit()
 
     # --- runs -----------------------------------------------------------------
@@ -323,7 +337,7 @@ class RunService:
             Orchestrator(self.settings, self.storage, {}).write_manifest,
             pipeline_run,
             pipeline_run.records,
-            "succeeded",
+            RunStatus.SUCCEEDED,
         )
 
     async def get(self, owner_id: str, run_id: str) -> Run:
@@ -398,9 +412,9 @@ class RunService:
                 yield None
 
     async def list_page(
-        self, owner_id: str, limit: int, offset: int, video_id: str | None, status: str | None
-    ) -> tuple[Sequence[Run], int]:
-        return await self.runs.list_page(owner_id, limit, offset, video_id, status)
+        self, owner_id: str, page: Page, *, video_id: str | None = None, status: str | None = None
+    ) -> PageResult[Run]:
+        return await self.runs.list_page(owner_id, page.limit, page.offset, video_id=video_id, status=status)
 
     async def cancel(self, owner_id: str, run_id: str) -> Run:
         run = await self.get(owner_id, run_id)
@@ -409,9 +423,7 @@ class RunService:
         if run.job_id:
             await jobs.cancel(self.session, run.job_id)
         now = utcnow()
-        await self.runs.update_run(
-            run.id, status=RunStatus.CANCELLED, finished_at=now, error="cancelled by user"
-        )
+        await self.runs.update(run.id, status=RunStatus.CANCELLED, finished_at=now, error="cancelled by user")
         for component in await self.runs.unfinished_components(run.id):
             await self.runs.update_component(
                 run.id, component.name, status=ComponentStatus.CANCELLED, finished_at=now
@@ -439,11 +451,32 @@ class RunService:
             raise NotFound(f"no artifact {artifact_id}")
         return artifact
 
-    async def artifact_by_link(self, artifact_id: str) -> Artifact:
+    async def artifact_by_link(self, artifact_id: str, token: str) -> Artifact:
+        """The artifact a signed download link names; 403 (or 401 expired) if the link is not valid."""
+        verify(self.settings, "download", token, artifact_id)
         artifact = await self.runs.artifact_unscoped(artifact_id)
         if artifact is None:
             raise NotFound(f"no artifact {artifact_id}")
         return artifact
+
+    async def download(self, owner_id: str, artifact_id: str) -> ArtifactContent:
+        return await self._content_of(await self.artifact(owner_id, artifact_id))
+
+    async def download_by_link(self, artifact_id: str, token: str) -> ArtifactContent:
+        return await self._content_of(await self.artifact_by_link(artifact_id, token))
+
+    async def _content_of(self, artifact: Artifact) -> ArtifactContent:
+        """Where the artifact's bytes come from: a local file, a presigned URL, or a stream."""
+        # The transfer may take minutes: end the read transaction so nothing waits on it.
+        await self.session.commit()
+        storage = self.storage
+        content = ArtifactContent(artifact.name.rsplit("/", 1)[-1], artifact.content_type)
+        local = storage.local_path(artifact.storage_key)
+        if local is not None:
+            return replace(content, path=local)
+        if storage.supports_presigned:
+            return replace(content, redirect_to=self.download_url(artifact))
+        return replace(content, stream=storage.open_read(artifact.storage_key))
 
     async def manifest(self, owner_id: str, run_id: str) -> dict[str, Any]:
         run = await self.get(owner_id, run_id)
@@ -485,13 +518,13 @@ class RunService:
 
     async def begin_processing(self, run_id: str) -> PipelineRun | None:
         """Mark the run running and return what the orchestrator needs; None if it should not run."""
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return None
         video = await VideoRepository(self.session).get(run.owner_id, run.video_id)
         if video is None:
             return None
-        await self.runs.update_run(
+        await self.runs.update(
             run.id, when_status=run.status, status=RunStatus.RUNNING, started_at=run.started_at or utcnow()
         )
         artifacts = await self.runs.artifacts(run.id)
@@ -523,14 +556,14 @@ class RunService:
         if starting:
             values["attempts"] = RunComponent.attempts + 1
         await self.runs.update_component(run_id, record.name, **values)
-        if record.status in ("succeeded", "skipped"):
-            run = await self.runs.get_for_job(run_id)
+        if record.status in PRODUCED_COMPONENT_STATUSES:
+            run = await self.runs.get_unscoped(run_id)
             owner_id = run.owner_id if run else ""
             await self.runs.replace_artifacts(
                 run_id, record.name, [_artifact_row(run_id, owner_id, a) for a in record.artifacts]
             )
         if overall is not None:
-            await self.runs.update_run(run_id, progress=overall)
+            await self.runs.update(run_id, progress=overall)
         announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
@@ -541,13 +574,13 @@ class RunService:
             await self.runs.update_component(
                 run_id, record.name, progress=record.progress, message=record.message
             )
-        await self.runs.update_run(run_id, progress=overall)
+        await self.runs.update(run_id, progress=overall)
         announce_after_commit(self.session, run_topic(run_id))
         await self.session.commit()
 
     async def finish_processing(self, run_id: str) -> None:
         # Conditional: a run cancelled while its last component finished stays cancelled.
-        finished = await self.runs.update_run(
+        finished = await self.runs.update(
             run_id,
             when_status=RunStatus.RUNNING,
             status=RunStatus.SUCCEEDED,
@@ -555,7 +588,7 @@ class RunService:
             finished_at=utcnow(),
             error=None,
         )
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if finished and run is not None:
             await self._emit(run, EventType.RUN_SUCCEEDED, {})
         announce_after_commit(self.session, run_topic(run_id))
@@ -566,11 +599,11 @@ class RunService:
 
         `dead`: it failed on every attempt, as opposed to failing for good at once (bad input).
         """
-        run = await self.runs.get_for_job(run_id)
+        run = await self.runs.get_unscoped(run_id)
         if run is None or run.status in FINISHED_RUN_STATUSES:
             return
         now = utcnow()
-        await self.runs.update_run(run_id, status=RunStatus.FAILED, finished_at=now, error=error)
+        await self.runs.update(run_id, status=RunStatus.FAILED, finished_at=now, error=error)
         for component in await self.runs.unfinished_components(run_id):
             await self.runs.update_component(
                 run_id, component.name, status=ComponentStatus.FAILED, finished_at=now

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from kadr.accounts.dependencies import VideosRead, VideosWrite
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.errors import PayloadTooLarge
-from kadr.core.http import Page, problem_responses
-from kadr.core.ids import new_id
-from kadr.core.schemas import Paginated
-from kadr.core.signing import verify
-from kadr.core.streaming import receive_file
-from kadr.storage import get_storage
+from kadr.core.http import problem_responses
+from kadr.core.pagination import PageDep, Paginated
 from kadr.videos.schemas import UploadComplete, UploadCreate, UploadOut, UploadPart, VideoOut
 from kadr.videos.service import VideoService
 
@@ -61,29 +56,18 @@ async def upload_video(
     filename: Annotated[str | None, Query(description="Name for a raw-body upload")] = None,
 ) -> VideoOut:
     _check_declared_length(request, settings.max_upload_bytes)
-    # The body may take minutes: end the auth read's transaction so nothing waits on it.
-    await session.commit()
-    service = VideoService(session, settings)
-    received = await receive_file(
-        request.stream(),
-        request.headers.get("content-type", ""),
-        service.scratch_path(new_id("rcv")),
-        settings.max_upload_bytes,
-        default_filename=filename or "upload",
+    video = await VideoService(session, settings).upload(
+        user.id, request.stream(), request.headers.get("content-type", ""), filename
     )
-    video = await service.ingest_received(user.id, received)
     response.headers["Location"] = f"/v1/videos/{video.id}"
     return VideoOut.model_validate(video)
 
 
 @router.get("/videos", response_model=Paginated[VideoOut])
 async def list_videos(
-    user: VideosRead, session: SessionDep, settings: SettingsDep, page: Annotated[Page, Depends()]
+    user: VideosRead, session: SessionDep, settings: SettingsDep, page: PageDep
 ) -> Paginated[VideoOut]:
-    items, total = await VideoService(session, settings).list_page(user.id, page.limit, page.offset)
-    return Paginated[VideoOut](
-        items=[VideoOut.model_validate(v) for v in items], total=total, limit=page.limit, offset=page.offset
-    )
+    return Paginated[VideoOut].of(await VideoService(session, settings).list_page(user.id, page), page)
 
 
 @router.get("/videos/{video_id}", response_model=VideoOut)
@@ -137,21 +121,10 @@ async def put_upload_content(
     settings: SettingsDep,
     token: Annotated[str, Query(description="The signature from upload_url")],
 ) -> None:
-    verify(settings, "upload", token, upload_id)
     service = VideoService(session, settings)
-    upload = await service.pending_upload_for_content(upload_id)
+    upload = await service.pending_upload_for_content(upload_id, token)
     _check_declared_length(request, upload.size_bytes)
-    received = await receive_file(
-        request.stream(),
-        "application/octet-stream",
-        service.scratch_path(new_id("rcv")),
-        upload.size_bytes,
-    )
-    try:
-        storage = get_storage(settings)
-        await asyncio.to_thread(storage.put_file, upload.storage_key, received.path, upload.content_type)
-    finally:
-        received.path.unlink(missing_ok=True)
+    await service.receive_upload_content(upload, request.stream())
 
 
 @router.post("/uploads/{upload_id}/complete", status_code=status.HTTP_202_ACCEPTED, response_model=UploadOut)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,13 +25,14 @@ from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, InvalidMedia, NotFound, PayloadTooLarge, ValidationFailed
 from kadr.core.hashing import sha256_file
 from kadr.core.ids import new_id
-from kadr.core.signing import sign
-from kadr.core.streaming import ReceivedFile
+from kadr.core.pagination import Page, PageResult
+from kadr.core.signing import sign, verify
+from kadr.core.streaming import ReceivedFile, receive_file
 from kadr.jobs import service as jobs
 from kadr.media.probe import MediaInfo, probe_media
 from kadr.storage import Storage, get_storage
 from kadr.videos.models import Upload, UploadStatus, Video
-from kadr.videos.repository import VideoRepository
+from kadr.videos.repository import UploadRepository, VideoRepository
 
 UPLOAD_TTL = timedelta(hours=24)
 SINGLE_PUT_LIMIT = 64 * 1024**2
@@ -98,6 +99,7 @@ class VideoService:
         self.session = session
         self.settings = settings
         self.videos = VideoRepository(session)
+        self.uploads = UploadRepository(session)
 
     @property
     def storage(self) -> Storage:
@@ -107,6 +109,21 @@ class VideoService:
         folder = self.settings.resolved_work_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
+
+    async def upload(
+        self, owner_id: str, body: AsyncIterator[bytes], content_type: str, filename: str | None = None
+    ) -> Video:
+        """Receive a video from a request body (multipart, or raw with its Content-Type) and ingest it."""
+        # The body may take minutes: end the auth read's transaction so nothing waits on it.
+        await self.session.commit()
+        received = await receive_file(
+            body,
+            content_type,
+            self.scratch_path(new_id("rcv")),
+            self.settings.max_upload_bytes,
+            default_filename=filename or "upload",
+        )
+        return await self.ingest_received(owner_id, received)
 
     async def ingest_received(self, owner_id: str, received: ReceivedFile) -> Video:
         """Probe a file the API received, store it and record the video. 422 if it is not media."""
@@ -139,8 +156,8 @@ class VideoService:
             raise NotFound(f"no video {video_id}")
         return video
 
-    async def list_page(self, owner_id: str, limit: int, offset: int) -> tuple[Sequence[Video], int]:
-        return await self.videos.list_page(owner_id, limit, offset)
+    async def list_page(self, owner_id: str, page: Page) -> PageResult[Video]:
+        return await self.videos.list_page(owner_id, page.limit, page.offset)
 
     async def delete(self, owner_id: str, video_id: str) -> None:
         """Delete a video, its runs and every stored object no other record still uses."""
@@ -208,19 +225,20 @@ class VideoService:
             )
             instructions["part_size"] = part_size
             instructions["parts"] = urls
-        self.videos.add_upload(upload)
+        self.uploads.add(upload)
         await self.session.commit()
         return upload, instructions
 
     async def get_upload(self, owner_id: str, upload_id: str) -> Upload:
-        upload = await self.videos.get_upload(owner_id, upload_id)
+        upload = await self.uploads.get(owner_id, upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
         return upload
 
-    async def pending_upload_for_content(self, upload_id: str) -> Upload:
-        """The upload a signed content URL names (the token was already verified)."""
-        upload = await self.videos.get_upload_unscoped(upload_id)
+    async def pending_upload_for_content(self, upload_id: str, token: str) -> Upload:
+        """The upload a signed content URL names; 403 (or 401 expired) if the token is not valid."""
+        verify(self.settings, "upload", token, upload_id)
+        upload = await self.uploads.get_unscoped(upload_id)
         if upload is None:
             raise NotFound(f"no upload {upload_id}")
         if upload.status != UploadStatus.PENDING:
@@ -228,6 +246,18 @@ class VideoService:
         # Release the read transaction: the body may take minutes to arrive.
         await self.session.commit()
         return upload
+
+    async def receive_upload_content(self, upload: Upload, body: AsyncIterator[bytes]) -> None:
+        """Store a pending upload's bytes sent to this API (embedded mode's presigned PUT)."""
+        received = await receive_file(
+            body, "application/octet-stream", self.scratch_path(new_id("rcv")), upload.size_bytes
+        )
+        try:
+            await asyncio.to_thread(
+                self.storage.put_file, upload.storage_key, received.path, upload.content_type
+            )
+        finally:
+            received.path.unlink(missing_ok=True)
 
     async def complete_upload(
         self, owner_id: str, upload_id: str, parts: list[tuple[int, str]] | None
@@ -255,7 +285,7 @@ class VideoService:
 
     async def ingest_upload(self, upload_id: str) -> None:
         """Worker side of `complete`: hash and probe the stored object, then record the video."""
-        upload = await self.videos.get_upload_unscoped(upload_id)
+        upload = await self.uploads.get_unscoped(upload_id)
         if upload is None or upload.status != UploadStatus.PROCESSING or upload.video_id is None:
             return
         storage = self.storage
