@@ -218,7 +218,7 @@ async def test_a_killed_workers_job_is_finished_by_the_next_worker_long_before_i
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     async with get_database(settings).session() as session:
-        job = await JobRepository(session).get(job_id)
+        job = await JobRepository(session).get_unscoped(job_id)
         assert job is not None
         job.payload = {"steps": 5}  # the next attempt is short
         await session.commit()
