@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.core.errors import IdempotencyKeyReused
 
@@ -45,6 +48,44 @@ class Idempotency:
                 "use a new key for a new request",
                 idempotency_key=self.key,
             )
+
+
+class Keyed(Protocol):
+    """A resource that stores the fingerprint of the request that made it."""
+
+    idempotency_fingerprint: str | None
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+async def create_once(
+    session: AsyncSession,
+    idempotency: Idempotency | None,
+    find: Callable[[str], Awaitable[K | None]],
+    create: Callable[[], Awaitable[K]],
+) -> K:
+    """`create()`, unless the key already made a resource (`find(key)`): then that one, if the
+    same request made it (`IdempotencyKeyReused` otherwise), also when a concurrent request
+    with the key commits first (the unique constraint on the key refuses our insert)."""
+
+    async def replay() -> K | None:
+        existing = await find(idempotency.key) if idempotency is not None else None
+        if existing is not None and idempotency is not None:
+            idempotency.check_replay(existing.idempotency_fingerprint)
+        return existing
+
+    existing = await replay()
+    if existing is not None:
+        return existing
+    try:
+        return await create()
+    except IntegrityError:
+        await session.rollback()
+        existing = await replay()
+        if existing is None:
+            raise
+        return existing
 
 
 def _idempotency_key(

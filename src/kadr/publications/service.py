@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.channels.models import Channel, ChannelHealth
@@ -20,7 +19,7 @@ from kadr.channels.tasks import CHECK_JOB_KIND
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, NotFound, RetryLater, ValidationFailed
-from kadr.core.idempotency import Idempotency
+from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
 from kadr.core.logging import get_logger
 from kadr.core.pagination import Page, PageResult
@@ -59,24 +58,12 @@ class PublicationService:
         """Schedule a publication (queued at once when due). With an idempotency key the
         publication that key made is answered instead, if it was made by the same request."""
         idempotency = Idempotency.of(idempotency_key, body.model_dump(mode="json"))
-        if idempotency is not None:
-            existing = await self._idempotent_replay(owner_id, idempotency)
-            if existing is not None:
-                return existing
-        try:
-            return await self._create(owner_id, body, idempotency)
-        except IntegrityError:
-            await self.session.rollback()
-            existing = await self._idempotent_replay(owner_id, idempotency) if idempotency else None
-            if existing is None:
-                raise
-            return existing
-
-    async def _idempotent_replay(self, owner_id: str, idempotency: Idempotency) -> Publication | None:
-        existing = await self.publications.find_by_idempotency_key(owner_id, idempotency.key)
-        if existing is not None:
-            idempotency.check_replay(existing.idempotency_fingerprint)
-        return existing
+        return await create_once(
+            self.session,
+            idempotency,
+            lambda key: self.publications.find_by_idempotency_key(owner_id, key),
+            lambda: self._create(owner_id, body, idempotency),
+        )
 
     async def _create(
         self, owner_id: str, body: PublicationCreate, idempotency: Idempotency | None

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
@@ -20,7 +19,7 @@ from kadr.core.changes import HUB, announce_after_commit
 from kadr.core.clock import utcnow
 from kadr.core.db import get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
-from kadr.core.idempotency import Idempotency
+from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
@@ -230,24 +229,13 @@ class RunService:
         key commits first."""
         request = {"video_id": video_id, "profile": profile_name, "params": overrides or {}}
         idempotency = Idempotency.of(idempotency_key, {**request, "use_cache": use_cache})
-        if idempotency is not None:
-            existing = await self._idempotent_replay(owner_id, idempotency)
-            if existing is not None:
-                return existing, existing.cached_from_run_id is not None
-        try:
-            return await self._create_run(owner_id, video_id, profile_name, overrides, idempotency, use_cache)
-        except IntegrityError:
-            await self.session.rollback()
-            existing = await self._idempotent_replay(owner_id, idempotency) if idempotency else None
-            if existing is None:
-                raise
-            return existing, existing.cached_from_run_id is not None
-
-    async def _idempotent_replay(self, owner_id: str, idempotency: Idempotency) -> Run | None:
-        existing = await self.runs.find_by_idempotency_key(owner_id, idempotency.key)
-        if existing is not None:
-            idempotency.check_replay(existing.idempotency_fingerprint)
-        return existing
+        run = await create_once(
+            self.session,
+            idempotency,
+            lambda key: self.runs.find_by_idempotency_key(owner_id, key),
+            lambda: self._create_run(owner_id, video_id, profile_name, overrides, idempotency, use_cache),
+        )
+        return run, run.cached_from_run_id is not None
 
     async def _create_run(
         self,
@@ -257,7 +245,7 @@ class RunService:
         overrides: Mapping[str, Mapping[str, Any]] | None,
         idempotency: Idempotency | None,
         use_cache: bool,
-    ) -> tuple[Run, bool]:
+    ) -> Run:
         video = await VideoRepository(self.session).get(owner_id, video_id)
         if video is None:
             raise NotFound(f"no video {video_id}")
@@ -300,7 +288,7 @@ class RunService:
             )
             run.job_id = job.id
         await self.session.commit()
-        return run, cached is not None
+        return run
 
     async def _copy_from_cache(self, run: Run, source: Run, source_key: str) -> None:
         """Answer with a finished run that shares the cached run's stored objects."""
