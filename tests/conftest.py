@@ -147,3 +147,12 @@ def fake_smtp() -> Iterator[object]:
 
     with FakeSmtp() as smtp:
         yield smtp
+
+
+@pytest.fixture
+def openai_server() -> Iterator[object]:
+    """An OpenAI-compatible chat completions stand-in on a real socket."""
+    from tests.support.openai_server import OpenAIServer
+
+    with OpenAIServer() as server:
+        yield server

@@ -97,7 +97,9 @@ async def _run_until_signalled(settings: Settings, *, worker: bool, scheduler: b
 
 @app.command()
 def worker(
-    queues: Annotated[str | None, typer.Option(help="Comma-separated queues: video,publish,notify")] = None,
+    queues: Annotated[
+        str | None, typer.Option(help="Queues, comma-separated: video,publish,notify,llm")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Concurrent jobs per process")] = None,
     processes: Annotated[int, typer.Option(help="Worker processes to run and supervise")] = 1,
 ) -> None:

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         60.0, description="A queued job whose message is this old without a claim is sent again"
     )
     worker_threads: int = Field(2, description="Concurrent jobs per worker process")
-    worker_queues: list[str] = Field(default_factory=lambda: ["video", "publish", "notify"])
+    worker_queues: list[str] = Field(default_factory=lambda: ["video", "publish", "notify", "llm"])
 
     # --- pipeline ----------------------------------------------------------
     cache_ttl_days: float = 3.0
@@ -96,6 +96,36 @@ class Settings(BaseSettings):
     ffmpeg_binary: str = Field("", description="ffmpeg to use; default the one bundled by imageio-ffmpeg")
     ffmpeg_threads: int = Field(0, description="0 lets ffmpeg choose")
     component_timeout_seconds: float = Field(4 * 3600.0, description="Deadline for one component")
+
+    # --- language model (src/kadr/llm) ---------------------------------------
+    llm_engine: Literal["local", "openai", "off"] = Field(
+        "local",
+        description="local: the embedded GGUF model on llama.cpp; openai: any OpenAI-compatible server; "
+        "off: no language model (AI features answer 501)",
+    )
+    llm_local_model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="Embedded model: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m, or a .gguf path",
+    )
+    llm_url: str = Field("", description="OpenAI-compatible base URL with /v1, e.g. http://host:8080/v1")
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = Field("", description="Model name sent to the OpenAI-compatible server")
+    llm_threads: int = Field(2, description="CPU threads of the embedded model")
+    llm_context_tokens: int = Field(4096, description="Context window of the embedded model")
+    llm_timeout_seconds: float = Field(
+        120.0, description="Longest wait for one answer (remote: between streamed chunks)"
+    )
+    llm_max_retries: int = Field(3, description="Retries of a remote call answered 429/5xx or timed out")
+    llm_repair_attempts: int = Field(
+        2, description="Re-asks when an answer fails validation or comes in the wrong language"
+    )
+    llm_daily_tokens: int = Field(
+        200_000, description="Tokens (prompt + answer) one user may spend per UTC day; 0 = unlimited"
+    )
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "kadr" / "models",
+        description="Where embedded models are assembled from their wheels (outside the checkout)",
+    )
 
     # --- scheduler ---------------------------------------------------------
     scheduler_interval_seconds: float = Field(5.0, description="How often the scheduler runs its duties")

@@ -16,6 +16,7 @@ from kadr.core.db import get_database
 from kadr.core.metrics import QUEUE_LENGTH, REGISTRY, RUNS_TOTAL
 from kadr.jobs import broker
 from kadr.jobs.models import JobStatus
+from kadr.jobs.registry import QUEUES
 from kadr.jobs.repository import JobRepository
 from kadr.runs.models import RunStatus
 from kadr.runs.repository import RunRepository
@@ -80,7 +81,7 @@ async def metrics(request: Request) -> Response:
     except Exception:  # metrics must answer even when the database does not
         queue_counts, run_counts = [], []
     QUEUE_LENGTH.clear()
-    for queue in ("video", "publish", "notify"):
+    for queue in QUEUES:
         for job_status in (JobStatus.QUEUED, JobStatus.RUNNING):
             QUEUE_LENGTH.labels(queue, str(job_status)).set(0)
     for queue, status, count in queue_counts:

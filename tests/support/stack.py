@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
+from kadr.jobs.registry import QUEUES
 from tests.support.process import KadrProcess, free_port, kadr_command, kadr_env, wait_until_healthy
 from tests.support.seaweed import S3Server
 
@@ -86,7 +87,7 @@ def purge_rabbitmq_queues(url: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
-        for queue in ("video", "publish", "notify"):
+        for queue in QUEUES:
             for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
                 try:
                     channel.queue_purge(name)

@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "kadr.channels.models",
     "kadr.publications.models",
     "kadr.notifications.models",
+    "kadr.llm.models",
 )
 
 

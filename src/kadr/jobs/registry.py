@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kadr.config import Settings
 from kadr.jobs.models import Job
 
-QUEUES = ("video", "publish", "notify")
+QUEUES = ("video", "publish", "notify", "llm")
 
 
 @dataclass

