@@ -107,7 +107,8 @@ class LLMService:
         check_cancelled: Callable[[], None] | None = None,
     ) -> tuple[M, bool]:
         """The answer and whether it came from the render cache (no model call, no tokens).
-        `cache_scope` None: never cached (each call is meant to differ)."""
+        `cache_scope` None: never cached (each call is meant to differ). The session's
+        transaction is committed before the model is asked."""
         key = None
         if cache_scope is not None:
             key = render_cache_key(self.gateway, prompt, {**cache_scope, "language": language})
@@ -122,6 +123,10 @@ class LLMService:
                     await self.session.commit()
                     return value, True
         await self.check_budget(owner_id)
+        # The answer may take minutes: end the transaction the reads above began (on SQLite
+        # a writer's, holding the write lock) before waiting, so nothing else waits on it.
+        if self.session.in_transaction():
+            await self.session.commit()
         try:
             answer = await self.gateway.agenerate_object(
                 prompt,

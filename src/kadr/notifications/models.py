@@ -20,6 +20,8 @@ class EventType(enum.StrEnum):
     PUBLICATION_PUBLISHED = "publication.published"
     PUBLICATION_FAILED = "publication.failed"
     CHANNEL_NEEDS_REAUTH = "channel.needs_reauth"
+    SCENARIO_GENERATED = "scenario.generated"
+    SCENARIO_SHARED = "scenario.shared"
 
 
 class Transport(enum.StrEnum):

@@ -30,6 +30,8 @@ _TITLES: dict[str, str] = {
     EventType.PUBLICATION_PUBLISHED: "Published",
     EventType.PUBLICATION_FAILED: "Publication failed",
     EventType.CHANNEL_NEEDS_REAUTH: "Channel needs to be reconnected",
+    EventType.SCENARIO_GENERATED: "Scenario written",
+    EventType.SCENARIO_SHARED: "Scenario shared",
 }
 
 
@@ -57,6 +59,8 @@ def render(event: Event) -> tuple[str, str]:
         ("Channel", "channel_name"),
         ("Video", "filename"),
         ("Profile", "profile"),
+        ("Shared by", "shared_by"),
+        ("Role", "role"),
         ("Link", "url"),
         ("Scheduled for", "publish_at"),
         ("Reason", "reason"),
