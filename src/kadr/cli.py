@@ -295,6 +295,7 @@ def scenario_generate(
     from pydantic import ValidationError
 
     from kadr.core.errors import KadrError
+    from kadr.core.logging import configure_logging
     from kadr.scenarios.local import generate_locally
     from kadr.scenarios.models import ScenarioStatus
     from kadr.scenarios.schemas import GenerateRequest
@@ -323,14 +324,18 @@ def scenario_generate(
         TimeElapsedColumn(),
         console=console,
     )
-    task = progress.add_task("scenario", total=1.0, status="queued")
+    task = progress.add_task("scenario", total=1.0, status=ScenarioStatus.QUEUED)
+    settings = _settings()
+    # A person watches the bar: the worker's info lines would only push it around (to stderr,
+    # like everything but the scenario; warnings still show).
+    configure_logging("WARNING", settings.log_json)
 
     def on_update(scenario: Any) -> None:
         progress.update(task, completed=scenario.progress, status=scenario.status)
 
     try:
         with progress:
-            scenario = asyncio.run(generate_locally(_settings(), request, on_update))
+            scenario = asyncio.run(generate_locally(settings, request, on_update))
     except KadrError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
@@ -338,7 +343,7 @@ def scenario_generate(
         console.print(f"[red]scenario {scenario.id} {scenario.status}:[/red] {scenario.error}")
         raise typer.Exit(1)
     _print_scenario(scenario, as_json)
-    cached = " (answered from the render cache)" if scenario.from_cache else ""
+    cached = " (from the render cache)" if scenario.from_cache else ""
     console.print(f"scenario {scenario.id} is ready{cached}")
 
 

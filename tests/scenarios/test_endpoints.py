@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.scenarios.conftest import ClientWith
 from tests.support.api import assert_problem, register
+from tests.support.openai_server import OpenAIServer, Reply
 
 pytestmark = pytest.mark.anyio
 
@@ -300,3 +303,79 @@ async def test_an_api_key_needs_the_scenario_scopes(client: httpx.AsyncClient) -
     assert (await client.get(f"/v1/scenarios/{created['id']}", headers=reader)).status_code == 200
     problem = assert_problem(await client.post("/v1/scenarios", headers=reader, json=scenario()), 403)
     assert problem["required_scope"] == "scenarios:write"
+
+
+async def test_title_ideas_are_answered_in_the_request(
+    client: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(client, "titles@example.com")
+    created = await create(client, headers)
+    response = await client.post(f"/v1/scenarios/{created['id']}/titles", headers=headers, json={"n": 3})
+    assert response.status_code == 200, response.text
+    titles = response.json()["titles"]
+    assert len(titles) == 3 and len(set(titles)) == 3
+    (request,) = openai_server.requests
+    assert request.body["response_format"]["json_schema"]["name"] == "TitleIdeas"
+    assert "exactly 3 different titles" in request.body["messages"][1]["content"]
+    assert "Morning coffee" in request.body["messages"][1]["content"]
+    again = await client.post(f"/v1/scenarios/{created['id']}/titles", headers=headers, json={"n": 3})
+    assert again.json()["titles"] == titles and len(openai_server.requests) == 1, "the render cache answers"
+    unchanged = (await client.get(f"/v1/scenarios/{created['id']}", headers=headers)).json()
+    assert unchanged["version"] == 1
+    assert_problem(
+        await client.post(f"/v1/scenarios/{created['id']}/titles", headers=headers, json={"n": 11}), 422
+    )
+
+
+async def test_too_few_titles_are_asked_for_again(
+    client: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(client, "fewtitles@example.com")
+    created = await create(client, headers)
+    openai_server.then(Reply(json.dumps({"titles": ["Only one"]})))
+    response = await client.post(f"/v1/scenarios/{created['id']}/titles", headers=headers, json={"n": 2})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["titles"]) == 2
+    assert "give exactly 2 different titles" in openai_server.requests[1].body["messages"][-1]["content"]
+
+
+async def test_a_scene_is_rewritten_as_a_new_version(
+    client: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(client, "rewrite@example.com")
+    created = await create(client, headers)
+    url = f"/v1/scenarios/{created['id']}"
+    # The first answer makes scene 2 last 40 s: the scenario would run 60 s, so it is asked again.
+    too_long = {**created["scenes"][1], "duration_s": 40, "narration": "long"}
+    openai_server.then(Reply(json.dumps(too_long)))
+    response = await client.post(
+        f"{url}/rewrite", headers=headers, json={"scene": 2, "instruction": "warmer"}
+    )
+    assert response.status_code == 200, response.text
+    rewritten = response.json()
+    assert rewritten["version"] == 2
+    assert rewritten["scenes"][0] == created["scenes"][0] and rewritten["scenes"][2] == created["scenes"][2]
+    assert rewritten["scenes"][1]["visual"].startswith("rewritten")
+    assert rewritten["scenes"][1]["duration_s"] == 10
+    first, second = openai_server.requests
+    assert first.body["response_format"]["json_schema"]["name"] == "Scene"
+    assert "Instruction: warmer" in first.body["messages"][1]["content"]
+    assert "scene 2 is the longest" in second.body["messages"][-1]["content"]
+    versions = (await client.get(f"{url}/versions", headers=headers)).json()
+    assert versions["items"][0]["note"].startswith("rewrote scene 2")
+    assert_problem(
+        await client.post(f"{url}/rewrite", headers=headers, json={"scene": 4, "instruction": "x"}), 422
+    )
+
+
+async def test_model_edits_without_a_model_answer_501(client_with: ClientWith) -> None:
+    async with client_with(llm_engine="off") as client:
+        headers = await register(client, "offline@example.com")
+        created = await create(client, headers)
+        url = f"/v1/scenarios/{created['id']}"
+        assert_problem(
+            await client.post(f"{url}/titles", headers=headers, json={"n": 2}), 501, "not-configured"
+        )
+        assert_problem(
+            await client.post(f"{url}/rewrite", headers=headers, json={"scene": 1, "instruction": "x"}), 501
+        )

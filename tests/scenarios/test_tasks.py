@@ -152,6 +152,19 @@ async def test_progress_grows_while_the_answer_streams(
     assert progresses == sorted(progresses), "progress never steps back"
 
 
+async def test_deleting_a_scenario_being_written_stops_its_generation(
+    api: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(api, "deleted@example.com")
+    openai_server.then(Reply(scriptwriter(_empty_request()), delay=1.0))
+    scenario_id = (await generate(api, headers))["id"]
+    assert (await api.delete(f"/v1/scenarios/{scenario_id}", headers=headers)).status_code == 204
+    await asyncio.sleep(2.5)
+    assert_problem(await api.get(f"/v1/scenarios/{scenario_id}", headers=headers), 404)
+    assert (await api.get("/v1/events?type=scenario.generated", headers=headers)).json()["total"] == 0
+    assert len(openai_server.requests) <= 1
+
+
 def _empty_request() -> dict[str, Any]:
     return {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": ""}]}
 

@@ -148,7 +148,11 @@ async def list_versions(
     responses=problem_responses(403, 409),
 )
 async def restore_version(
-    scenario_id: str, number: int, user: ScenariosWrite, session: SessionDep, settings: SettingsDep
+    scenario_id: str,
+    number: Annotated[int, Path(ge=1, le=1_000_000)],
+    user: ScenariosWrite,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ScenarioOut:
     """Make an old version's content the newest version again."""
     return _out(await ScenarioService(session, settings).restore(user.id, scenario_id, number))
