@@ -73,6 +73,12 @@ async def test_a_scenario_written_by_hand_gets_its_defaults_and_version_1(client
     versions = (await client.get(f"/v1/scenarios/{created['id']}/versions", headers=headers)).json()
     assert versions["total"] == 1 and versions["items"][0]["note"] == "created"
 
+    unsaid = {key: value for key, value in scenario().items() if key != "language"}
+    edited = await client.put(f"/v1/scenarios/{created['id']}", headers=headers, json=unsaid)
+    assert edited.json()["language"] == "ru", "an edit that names no language keeps the scenario's"
+    fresh = await client.post("/v1/scenarios", headers=headers, json=unsaid)
+    assert fresh.json()["language"] == "en", "a user without a language of their own writes in English"
+
 
 async def test_durations_that_do_not_add_up_are_refused_naming_the_scene(client: httpx.AsyncClient) -> None:
     headers = await register(client, "timing@example.com")

@@ -16,11 +16,11 @@ from kadr.core.errors import Conflict
 from kadr.core.ids import new_id
 from kadr.pipeline.orchestrator import artifact_key
 from kadr.runs.models import Artifact, ComponentStatus, Run, RunComponent, RunStatus
-from kadr.scenarios.generation import DEFAULT_LANGUAGE, GenerationService, default_language
+from kadr.scenarios.generation import GenerationService
 from kadr.scenarios.models import ScenarioStatus
 from kadr.scenarios.repository import ScenarioRepository
 from kadr.scenarios.schemas import ScenarioContent
-from kadr.scenarios.service import ScenarioService
+from kadr.scenarios.service import DEFAULT_LANGUAGE, ScenarioService, default_language
 from kadr.storage import get_storage
 from kadr.videos.models import Video
 from tests.support.api import assert_problem, register

@@ -118,8 +118,7 @@ async def update_scenario(
     scenario_id: str, body: ScenarioUpdate, user: ScenariosWrite, session: SessionDep, settings: SettingsDep
 ) -> ScenarioOut:
     """Replace the content (a new version; the old one stays in `/versions`). Owner or editor."""
-    content = ScenarioContent.model_validate(body.model_dump(exclude={"base_version"}))
-    access = await ScenarioService(session, settings).update(user.id, scenario_id, content, body.base_version)
+    access = await ScenarioService(session, settings).update(user.id, scenario_id, body, body.base_version)
     return _out(access)
 
 

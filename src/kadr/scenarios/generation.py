@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kadr.accounts.service import AccountService
 from kadr.config import Settings
 from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
@@ -51,29 +50,19 @@ from kadr.scenarios.schemas import (
     Scene,
     TitleIdeas,
 )
-from kadr.scenarios.service import ScenarioAccess, ScenarioService, aspect_for, content_of
+from kadr.scenarios.service import (
+    ScenarioAccess,
+    ScenarioService,
+    aspect_for,
+    content_of,
+    default_language,
+)
 from kadr.storage import get_storage
 
 GENERATE_JOB_KIND = "scenario.generate"
-#: The language of a scenario whose brief names none and whose user has no default of their own.
-DEFAULT_LANGUAGE = "en"
 TRANSCRIPT = "transcript.json"
 HIGHLIGHTS = "highlights.json"
 MAX_TITLE_CHARACTERS = 100
-
-
-async def default_language(session: AsyncSession, settings: Settings, user_id: str) -> str:
-    """THE one place the language of a brief without one is chosen: the user's own default
-    (`users.default_language`, or the language of `users.locale`, once accounts has them), else
-    DEFAULT_LANGUAGE. Read by attribute so this works before and after that column exists."""
-    user = await AccountService(session, settings).user(user_id)
-    for attribute in ("default_language", "locale"):
-        value = getattr(user, attribute, None)
-        if isinstance(value, str) and value.strip():
-            language = value.strip().replace("_", "-").split("-", 1)[0].lower()
-            if re.fullmatch(LANGUAGE_PATTERN, language):
-                return language
-    return DEFAULT_LANGUAGE
 
 
 def require_language_model(settings: Settings) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from kadr.core.schemas import IsoDateTime, Schema
-from kadr.scenarios.models import Aspect, Platform, Role, ShareKind
+from kadr.scenarios.models import Aspect, Platform, Role, ScenarioStatus, ShareKind
 
 MAX_SCENES = 40
 MIN_DURATION_S = 5
@@ -42,7 +42,9 @@ class ScenarioContent(Schema):
     logline: str = Field("", max_length=500, description="The scenario in one sentence")
     platform: Platform = Platform.YOUTUBE_SHORTS
     aspect: Aspect | None = Field(None, description="Default: the platform's usual aspect")
-    language: str = Field("en", pattern=LANGUAGE_PATTERN)
+    language: str | None = Field(
+        None, pattern=LANGUAGE_PATTERN, description="Default: your language (an edit keeps the scenario's)"
+    )
     target_duration_s: int = Field(ge=MIN_DURATION_S, le=MAX_DURATION_S)
     words_per_minute: int | None = Field(
         None, ge=60, le=300, description="Narration speed; default the language's usual (en 150, ru 130)"
@@ -84,7 +86,7 @@ class ScenarioOut(Schema):
     id: str
     owner_id: str
     role: Role = Field(description="What you may do: owner, editor or viewer")
-    status: str = Field(description="ready, queued, generating or failed")
+    status: ScenarioStatus
     progress: float = Field(description="Generation progress 0..1")
     error: str | None
     from_cache: bool
@@ -94,8 +96,8 @@ class ScenarioOut(Schema):
     version: int
     title: str
     logline: str
-    platform: str
-    aspect: str
+    platform: Platform
+    aspect: Aspect
     language: str
     target_duration_s: int
     words_per_minute: int

@@ -8,6 +8,7 @@ editor who tries what their role does not allow is answered 403, since they know
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,7 @@ from kadr.scenarios.models import (
     ShareKind,
 )
 from kadr.scenarios.repository import ScenarioRepository
-from kadr.scenarios.schemas import ScenarioContent, ShareCreate
+from kadr.scenarios.schemas import LANGUAGE_PATTERN, ScenarioContent, ShareCreate
 
 #: The picture each platform usually shows, when a scenario does not say.
 PLATFORM_ASPECTS: dict[str, Aspect] = {
@@ -51,6 +52,8 @@ PLATFORM_ASPECTS: dict[str, Aspect] = {
     Platform.TELEGRAM: Aspect.WIDE,
     Platform.OTHER: Aspect.WIDE,
 }
+#: The language of a scenario that names none, for a user with no default of their own.
+DEFAULT_LANGUAGE = "en"
 #: Statuses in which a scenario's content may be changed (not while the model writes it).
 EDITABLE_STATUSES = FINISHED_SCENARIO_STATUSES
 
@@ -72,6 +75,20 @@ class NewShare:
     url: str | None = None
 
 
+async def default_language(session: AsyncSession, settings: Settings, user_id: str) -> str:
+    """THE one place the language of a scenario or brief without one is chosen: the user's own
+    default (`users.default_language`, or the language of `users.locale`, once accounts has
+    them), else DEFAULT_LANGUAGE. Read by attribute, so it works before and after those exist."""
+    user = await AccountService(session, settings).user(user_id)
+    for attribute in ("default_language", "locale"):
+        value = getattr(user, attribute, None)
+        if isinstance(value, str) and value.strip():
+            language = value.strip().replace("_", "-").split("-", 1)[0].lower()
+            if re.fullmatch(LANGUAGE_PATTERN, language):
+                return language
+    return DEFAULT_LANGUAGE
+
+
 def aspect_for(platform: str, aspect: str | None) -> str:
     return aspect or PLATFORM_ASPECTS.get(platform, Aspect.WIDE)
 
@@ -81,9 +98,11 @@ def content_of(scenario: Scenario) -> dict[str, Any]:
     return {name: getattr(scenario, name) for name in CONTENT_FIELDS}
 
 
-def checked_content(content: ScenarioContent) -> dict[str, Any]:
-    """The content with its defaults filled in, if its timing holds; 422 naming the scene otherwise."""
-    words_per_minute = content.words_per_minute or default_words_per_minute(content.language)
+def checked_content(content: ScenarioContent, language: str) -> dict[str, Any]:
+    """The content in `language` (unless it names its own) with its defaults filled in, if its
+    timing holds; 422 naming the scene otherwise."""
+    language = content.language or language
+    words_per_minute = content.words_per_minute or default_words_per_minute(language)
     problems = timing_problems(content.scenes, content.target_duration_s, words_per_minute)
     if problems:
         raise ValidationFailed(
@@ -95,7 +114,7 @@ def checked_content(content: ScenarioContent) -> dict[str, Any]:
         "logline": content.logline,
         "platform": str(content.platform),
         "aspect": aspect_for(content.platform, content.aspect),
-        "language": content.language,
+        "language": language,
         "target_duration_s": content.target_duration_s,
         "words_per_minute": words_per_minute,
         "hook": content.hook,
@@ -175,7 +194,8 @@ class ScenarioService:
         self, user_id: str, content: ScenarioContent, idempotency_key: str | None = None
     ) -> ScenarioAccess:
         """A scenario written by hand (version 1); with an idempotency key, the one it made."""
-        values = checked_content(content)
+        language = content.language or await default_language(self.session, self.settings, user_id)
+        values = checked_content(content, language)
         idempotency = Idempotency.of(idempotency_key, {"create": content.model_dump(mode="json")})
         scenario = await create_once(
             self.session,
@@ -229,7 +249,7 @@ class ScenarioService:
                 "someone saved a change meanwhile; load it and apply your edit again",
                 version=scenario.version,
             )
-        await self.save_version(scenario, checked_content(content), "edited", user_id)
+        await self.save_version(scenario, checked_content(content, scenario.language), "edited", user_id)
         await self.session.commit()
         return await self.access(user_id, scenario_id)
 
