@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -88,6 +89,10 @@ class OpenAIServer:
         self.script: list[Reply | Failure] = []
         self.answer: Callable[[dict[str, Any]], str] = lambda request: "ok"
         self.refuse_json_schema = False
+        #: Answer one JSON completion even when the request streams (some proxies do).
+        self.ignore_stream = False
+        #: Send the `usage` chunk when asked (some servers never report usage).
+        self.send_usage = True
         self.requests: list[Received] = []
         self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
@@ -100,11 +105,12 @@ class OpenAIServer:
             self.script.extend(steps)
 
     def settings(self) -> dict[str, Any]:
-        """kadr settings that point the gateway at this server."""
+        """kadr settings that point the gateway at this server, typed as `Settings` holds them
+        (so `settings.model_copy(update=server.settings())` works as well as `Settings(**…)`)."""
         return {
             "llm_engine": "openai",
             "llm_url": self.url,
-            "llm_api_key": self.api_key,
+            "llm_api_key": SecretStr(self.api_key),
             "llm_model": self.model,
         }
 
@@ -137,7 +143,7 @@ class OpenAIServer:
         created = int(time.time())
         prompt_tokens = sum(len(str(message.get("content", "")).split()) for message in body["messages"])
         pieces = _chunks(reply.content)
-        if not body.get("stream"):
+        if not body.get("stream") or self.ignore_stream:
             return JSONResponse(
                 {
                     "id": "chatcmpl-standin",
@@ -158,7 +164,7 @@ class OpenAIServer:
                     },
                 }
             )
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = self.send_usage and bool((body.get("stream_options") or {}).get("include_usage"))
 
         async def events() -> AsyncIterator[bytes]:
             def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
