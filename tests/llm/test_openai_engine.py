@@ -5,6 +5,7 @@ retries of refusals, and a stalled server given up on."""
 from __future__ import annotations
 
 import email.utils
+import itertools
 import threading
 import time
 from typing import Any
@@ -33,7 +34,7 @@ def ask(engine: OpenAIEngine, **options: Any) -> Any:
 def gaps(server: OpenAIServer) -> list[float]:
     """Seconds between the requests the stand-in received."""
     times = [received.at for received in server.requests]
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def test_streams_the_answer_and_takes_tokens_from_the_usage_chunk(
@@ -89,7 +90,9 @@ def test_json_schema_is_sent_strict(settings: Settings, server: OpenAIServer) ->
     assert reason["additionalProperties"] is False and sorted(reason["required"]) == ["text", "weight"]
 
 
-def test_a_schema_strict_mode_cannot_express_is_sent_not_strict(settings: Settings, server: OpenAIServer) -> None:
+def test_a_schema_strict_mode_cannot_express_is_sent_not_strict(
+    settings: Settings, server: OpenAIServer
+) -> None:
     from pydantic import BaseModel
 
     class Counts(BaseModel):
@@ -117,7 +120,9 @@ def test_a_server_refusing_json_schema_gets_json_object_and_it_is_remembered(
     ]
     # json_object carries no schema: the model reads it in the system message.
     system = server.requests[1].body["messages"][0]
-    assert system["role"] == "system" and '"score"' in system["content"] and "JSON schema" in system["content"]
+    assert (
+        system["role"] == "system" and '"score"' in system["content"] and "JSON schema" in system["content"]
+    )
     assert len(server.requests[1].body["messages"]) == 2
     # Later calls go straight to json_object.
     gateway.generate_object(verdict_prompt("another talk"), Verdict, purpose="test")
@@ -165,7 +170,9 @@ def test_a_wrong_api_key_is_refused_once(settings: Settings, server: OpenAIServe
     assert len(server.requests) == 1
 
 
-def test_retries_exhausted_is_unavailable_with_when_to_try_again(settings: Settings, server: OpenAIServer) -> None:
+def test_retries_exhausted_is_unavailable_with_when_to_try_again(
+    settings: Settings, server: OpenAIServer
+) -> None:
     server.then(Failure(503, "overloaded", retry_after="0"), Failure(503, "overloaded", retry_after="0"))
     server.then(Failure(503, "overloaded", retry_after="7"))
     with pytest.raises(LLMUnavailable) as caught:
@@ -177,7 +184,9 @@ def test_retries_exhausted_is_unavailable_with_when_to_try_again(settings: Setti
     assert "after 3 attempts" in str(error) and "overloaded" in str(error)
 
 
-def test_retries_exhausted_without_retry_after_still_says_when(settings: Settings, server: OpenAIServer) -> None:
+def test_retries_exhausted_without_retry_after_still_says_when(
+    settings: Settings, server: OpenAIServer
+) -> None:
     server.then(Failure(500, "broken"))
     with pytest.raises(LLMUnavailable) as caught:
         ask(engine_for(settings, server, llm_max_retries=0))
@@ -199,7 +208,10 @@ def test_a_stalled_stream_is_given_up_on(settings: Settings, server: OpenAIServe
     server.then(Reply("one two three four five", stall_after_chunks=2))
     progress: list[int] = []
     with pytest.raises(LLMUnavailable, match="timed out"):
-        ask(engine_for(settings, server, llm_timeout_seconds=1.0, llm_max_retries=0), on_tokens=progress.append)
+        ask(
+            engine_for(settings, server, llm_timeout_seconds=1.0, llm_max_retries=0),
+            on_tokens=progress.append,
+        )
     assert progress == [1, 2]
     assert len(server.requests) == 1
 
@@ -214,7 +226,9 @@ def test_a_stalled_stream_is_retried(settings: Settings, server: OpenAIServer) -
     assert progress == sorted(set(progress)) and progress[-1] == 5
 
 
-def test_a_slow_first_chunk_within_the_timeout_is_waited_for(settings: Settings, server: OpenAIServer) -> None:
+def test_a_slow_first_chunk_within_the_timeout_is_waited_for(
+    settings: Settings, server: OpenAIServer
+) -> None:
     server.then(Reply("late but fine", delay=0.5))
     assert ask(engine_for(settings, server, llm_timeout_seconds=2.0)).text == "late but fine"
 
@@ -276,4 +290,3 @@ def test_engine_needs_a_url_and_a_model(settings: Settings) -> None:
 def test_retry_after_values(value: str | None, seconds: float | None) -> None:
     now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
     assert retry_after_seconds(value, now=now) == seconds
-

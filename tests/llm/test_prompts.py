@@ -10,7 +10,7 @@ from kadr.llm.prompts import PromptTemplate, available_prompts, get_prompt
 TEMPLATE = PromptTemplate(
     "test.scene",
     3,
-    system="You write scenes in $language. Answer as JSON like {\"scenes\": []}.",
+    system='You write scenes in $language. Answer as JSON like {"scenes": []}.',
     user="Topic: $topic\nFacts: $facts",
 )
 
@@ -19,7 +19,10 @@ def test_render_fills_the_placeholders() -> None:
     prompt = TEMPLATE.render(language="Russian", topic="gardens", facts=["water", "light"])
     assert prompt.prompt_id == "test.scene" and prompt.prompt_version == 3
     system, user = prompt.messages
-    assert system == {"role": "system", "content": 'You write scenes in Russian. Answer as JSON like {"scenes": []}.'}
+    assert system == {
+        "role": "system",
+        "content": 'You write scenes in Russian. Answer as JSON like {"scenes": []}.',
+    }
     # Values that are not text go in as JSON.
     assert user == {"role": "user", "content": 'Topic: gardens\nFacts: ["water", "light"]'}
 
@@ -75,7 +78,7 @@ def test_every_shipped_prompt_loads_and_declares_its_placeholders() -> None:
 
 
 def test_an_unknown_prompt_is_an_error() -> None:
-    with pytest.raises(KeyError, match="no prompt template 'no.such.prompt'"):
+    with pytest.raises(KeyError, match=r"no prompt template 'no\.such\.prompt'"):
         get_prompt("no.such.prompt")
 
 

@@ -104,7 +104,9 @@ def test_malformed_json_is_explained(text: str, problem: str) -> None:
 
 def test_schema_violations_name_each_field() -> None:
     with pytest.raises(ValueError) as caught:
-        parse_answer('{"title": "' + "x" * 90 + '", "score": 42, "reasons": [{"text": "ok", "weight": 2}]}', Verdict)
+        parse_answer(
+            '{"title": "' + "x" * 90 + '", "score": 42, "reasons": [{"text": "ok", "weight": 2}]}', Verdict
+        )
     message = str(caught.value)
     assert "title:" in message and "80 characters" in message
     assert "score:" in message and "10" in message
