@@ -5,8 +5,10 @@ the model what was wrong, the language asked for, and the cost of every call."""
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
+from pydantic import BaseModel
 
 from kadr.config import Settings
 from kadr.llm.errors import LLMInvalidAnswer, LLMNotConfigured
@@ -151,6 +153,23 @@ def test_russian_with_brand_names_passes_first_time(settings: Settings, server: 
         verdict_prompt(), Verdict, purpose="rate", language="ru"
     )
     assert answer.call.outcome == "ok" and len(server.requests) == 1
+
+
+class Storyboard(BaseModel):
+    class Scene(BaseModel):
+        kind: Literal["voiceover", "closeup", "broll"]
+        text: str
+
+    scenes: list[Scene]
+
+
+def test_enum_values_and_ids_do_not_count_as_english(settings: Settings, server: OpenAIServer) -> None:
+    scenes = [{"kind": kind, "text": "Сад"} for kind in ("voiceover", "closeup", "broll") * 3]
+    server.answer = lambda body: json.dumps({"scenes": scenes}, ensure_ascii=False)
+    answer = gateway_for(settings, server).generate_object(
+        verdict_prompt(), Storyboard, purpose="storyboard", language="ru"
+    )
+    assert answer.call.outcome == "ok" and len(answer.value.scenes) == 9
 
 
 def test_text_in_the_wrong_language_or_empty_is_re_asked(settings: Settings, server: OpenAIServer) -> None:

@@ -254,8 +254,12 @@ def _outcome_of(error: Exception) -> str:
 
 
 def _strings_of(value: Any) -> str:
-    """Every string inside a JSON value, joined: the text whose language is checked."""
+    """Every string inside a JSON value, one a line: the text whose language is checked.
+    Single ASCII words (enum values, ids, URLs, hashtags: "voiceover", "9:16") are no prose in
+    any language and are left out."""
     if isinstance(value, str):
+        if value.isascii() and len(value.split()) <= 1:
+            return ""
         return value + "\n"
     if isinstance(value, dict):
         return "".join(_strings_of(item) for item in value.values())

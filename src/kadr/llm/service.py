@@ -42,6 +42,9 @@ def render_cache_key(
 
 
 class LLMService:
+    """Calls commit the session before the model is asked (no transaction stays open while it
+    answers), so a caller's pending changes are committed then as well."""
+
     def __init__(self, session: AsyncSession, settings: Settings, gateway: LLMGateway | None = None) -> None:
         self.session = session
         self.settings = settings

@@ -1,11 +1,15 @@
 """Any OpenAI-compatible `/v1/chat/completions` server (OpenAI, vLLM, llama.cpp's server,
 Ollama, LiteLLM…), streamed.
 
-Structured output asks for `response_format: json_schema` with `strict: true`; a server that
-refuses it (400 naming `response_format`/`json_schema`) is asked again with `json_object`, and
-the gateway validates what comes back either way. 429 and 5xx are retried after `Retry-After`
-(seconds or an HTTP date) or an exponential backoff; other 4xx are not. Streaming with a read
-timeout between chunks means a server that stalls is given up on, not waited for.
+Structured output asks for `response_format: json_schema` with `strict: true` (`strict: false`
+for schemas strict mode cannot express, such as open maps); a server that refuses it (400 naming
+`response_format`/`json_schema`) is asked again with `json_object` and the schema written into
+the system message, and that is remembered for the engine's later calls; the gateway validates
+what comes back either way. 408, 429 and 5xx are retried after `Retry-After` (seconds or an
+HTTP date) or an exponential backoff; other 4xx are not (LLMRefused). A wait longer than
+`MAX_INLINE_WAIT_SECONDS`, or retries spent, go back to the caller as LLMUnavailable with when to
+try again. Streaming with a read timeout between chunks means a server that stalls is given up
+on, not waited for.
 """
 
 from __future__ import annotations
