@@ -33,7 +33,9 @@ async def _lose_youtube_authorization(
     assert checked["status"] == "needs_reauth", checked
 
 
-async def test_a_new_account_starts_with_an_unread_welcome_that_is_not_sent(client: httpx.AsyncClient) -> None:
+async def test_a_new_account_starts_with_an_unread_welcome_that_is_not_sent(
+    client: httpx.AsyncClient,
+) -> None:
     headers = await register(client, "welcome@example.com")
     me = (await client.get("/v1/me", headers=headers)).json()
 
