@@ -190,7 +190,9 @@ def user_create(
         await upgrade_database(settings)
         try:
             async with get_database(settings).session() as session:
-                user = await create_user(session, email, password, display_name=name, is_admin=admin)
+                user = await create_user(
+                    session, email, password, display_name=name, is_admin=admin, settings=settings
+                )
                 return user.id
         finally:
             await dispose_database()

@@ -42,8 +42,8 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.CHANNELS_WRITE: "connect (YouTube, Telegram, webhook), check and delete channels",
     Scope.PUBLICATIONS_READ: "list and read publications",
     Scope.PUBLISH: "schedule, change, cancel and retry publications",
-    Scope.NOTIFICATIONS_READ: "read notification settings and the event feed",
-    Scope.NOTIFICATIONS_WRITE: "change notification settings",
+    Scope.NOTIFICATIONS_READ: "read notification settings and the inbox (the event feed)",
+    Scope.NOTIFICATIONS_WRITE: "change notification settings; mark notifications read",
     Scope.ADMIN: "everything above, and create, list and revoke API keys",
 }
 
