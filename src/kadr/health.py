@@ -18,6 +18,7 @@ from kadr.jobs import broker
 from kadr.jobs.models import JobStatus
 from kadr.jobs.registry import QUEUES
 from kadr.jobs.repository import JobRepository
+from kadr.llm.gateway import describe_engine
 from kadr.runs.models import RunStatus
 from kadr.runs.repository import RunRepository
 from kadr.storage import get_storage
@@ -55,7 +56,7 @@ async def _timed(name: str, check: Any) -> tuple[str, dict[str, Any]]:
     return name, {"status": "ok", "latency_ms": round(1000 * (time.perf_counter() - started), 1)}
 
 
-@router.get("/health", summary="Database, broker and storage are reachable")
+@router.get("/health", summary="Database, broker and storage are reachable; which language model answers")
 async def health(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
     checks = dict(
@@ -66,8 +67,12 @@ async def health(request: Request) -> JSONResponse:
         )
     )
     healthy = all(check["status"] == "ok" for check in checks.values())
+    # What answers language model calls, for the operator: informational, since an installation
+    # without a model is healthy (AI features answer 501); never loads or calls the model.
+    llm = describe_engine(settings)
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks}, status_code=200 if healthy else 503
+        {"status": "ok" if healthy else "degraded", "checks": checks, "llm": llm},
+        status_code=200 if healthy else 503,
     )
 
 

@@ -61,27 +61,31 @@ async def _family(session: AsyncSession, token: str) -> list[tuple[str, bool, bo
     return [(row.id, row.used_at is not None, row.revoked_at is not None) for row in rows]
 
 
-async def test_create_user_normalises_and_hashes(session: AsyncSession) -> None:
-    user = await create_user(session, "  Grace@Example.COM ", PASSWORD, display_name=" Grace ", is_admin=True)
+async def test_create_user_normalises_and_hashes(session: AsyncSession, settings: Settings) -> None:
+    user = await create_user(
+        session, "  Grace@Example.COM ", PASSWORD, display_name=" Grace ", is_admin=True, settings=settings
+    )
     assert user.id.startswith("usr_") and user.email == "grace@example.com"
     assert user.display_name == "Grace" and user.is_admin and user.is_active
     assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
     assert verify_password(user.password_hash, PASSWORD)
     assert user.created_at.tzinfo is not None
     # The CLI may create addresses the public API would refuse.
-    assert (await create_user(session, "admin@localhost", PASSWORD)).display_name == ""
+    assert (await create_user(session, "admin@localhost", PASSWORD, settings=settings)).display_name == ""
 
 
-async def test_create_user_refuses_duplicates_and_bad_input(session: AsyncSession) -> None:
-    await create_user(session, "taken@example.com", PASSWORD)
+async def test_create_user_refuses_duplicates_and_bad_input(
+    session: AsyncSession, settings: Settings
+) -> None:
+    await create_user(session, "taken@example.com", PASSWORD, settings=settings)
     with pytest.raises(Conflict):
-        await create_user(session, "TAKEN@example.com", PASSWORD)
+        await create_user(session, "TAKEN@example.com", PASSWORD, settings=settings)
     with pytest.raises(ValidationFailed, match="password"):
-        await create_user(session, "short@example.com", "x" * 9)
+        await create_user(session, "short@example.com", "x" * 9, settings=settings)
     with pytest.raises(ValidationFailed, match="email"):
-        await create_user(session, "no-at-sign", PASSWORD)
+        await create_user(session, "no-at-sign", PASSWORD, settings=settings)
     with pytest.raises(ValidationFailed, match="email"):
-        await create_user(session, "two words@example.com", PASSWORD)
+        await create_user(session, "two words@example.com", PASSWORD, settings=settings)
 
 
 async def test_registration_follows_the_setting(session: AsyncSession, settings: Settings) -> None:
@@ -93,7 +97,7 @@ async def test_registration_follows_the_setting(session: AsyncSession, settings:
 
 
 async def test_login_issues_tokens_and_stores_only_a_hash(session: AsyncSession, settings: Settings) -> None:
-    user = await create_user(session, "tok@example.com", PASSWORD)
+    user = await create_user(session, "tok@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     tokens = await service.login("Tok@Example.com", PASSWORD, "10.0.0.1", "pytest/1", LoginThrottle())
     assert decode_access_token(settings, tokens.access_token)["sub"] == user.id
@@ -107,7 +111,7 @@ async def test_login_issues_tokens_and_stores_only_a_hash(session: AsyncSession,
 
 
 async def test_login_upgrades_an_outdated_hash(session: AsyncSession, settings: Settings) -> None:
-    user = await create_user(session, "old@example.com", PASSWORD)
+    user = await create_user(session, "old@example.com", PASSWORD, settings=settings)
     weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
     await session.execute(update(User).where(User.id == user.id).values(password_hash=weak))
     await session.commit()
@@ -120,7 +124,7 @@ async def test_login_upgrades_an_outdated_hash(session: AsyncSession, settings: 
 async def test_failed_logins_are_counted_per_email_and_client(
     session: AsyncSession, settings: Settings
 ) -> None:
-    await create_user(session, "count@example.com", PASSWORD)
+    await create_user(session, "count@example.com", PASSWORD, settings=settings)
     service, throttle = AccountService(session, settings), LoginThrottle()
     for _ in range(LOGIN_FAILURE_LIMIT):
         with pytest.raises(InvalidCredentials):
@@ -142,7 +146,7 @@ async def test_failed_logins_are_counted_per_email_and_client(
 async def test_rotation_keeps_the_family_and_reuse_revokes_it(
     session: AsyncSession, settings: Settings
 ) -> None:
-    await create_user(session, "fam@example.com", PASSWORD)
+    await create_user(session, "fam@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     first = await _login(service, "fam@example.com")
     second = (await service.refresh(first, "pytest/2")).refresh_token
@@ -160,7 +164,7 @@ async def test_rotation_keeps_the_family_and_reuse_revokes_it(
 
 
 async def test_expired_and_unknown_refresh_tokens(session: AsyncSession, settings: Settings) -> None:
-    await create_user(session, "old-rt@example.com", PASSWORD)
+    await create_user(session, "old-rt@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     token = await _login(service, "old-rt@example.com")
     await session.execute(
@@ -178,7 +182,7 @@ async def test_expired_and_unknown_refresh_tokens(session: AsyncSession, setting
 
 
 async def test_logout_revokes_the_family(session: AsyncSession, settings: Settings) -> None:
-    await create_user(session, "out@example.com", PASSWORD)
+    await create_user(session, "out@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     first = await _login(service, "out@example.com")
     second = (await service.refresh(first, None)).refresh_token
@@ -190,7 +194,7 @@ async def test_logout_revokes_the_family(session: AsyncSession, settings: Settin
 
 
 async def test_authenticate_access_tokens(session: AsyncSession, settings: Settings) -> None:
-    user = await create_user(session, "auth@example.com", PASSWORD)
+    user = await create_user(session, "auth@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     tokens = await service.login("auth@example.com", PASSWORD, "10.0.0.1", None, LoginThrottle())
     assert (await service.authenticate(tokens.access_token)).user_id == user.id
@@ -208,7 +212,7 @@ async def test_authenticate_access_tokens(session: AsyncSession, settings: Setti
 
 
 async def test_api_keys_touch_last_used_at_sparingly(session: AsyncSession, settings: Settings) -> None:
-    user = await create_user(session, "keys@example.com", PASSWORD)
+    user = await create_user(session, "keys@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     key, secret = await service.create_api_key(person(user), "  deploy  ", None)
     assert key.name == "deploy" and key.key_hash == hash_secret(secret) and secret.startswith(key.prefix)
@@ -232,8 +236,8 @@ async def test_api_keys_touch_last_used_at_sparingly(session: AsyncSession, sett
 
 
 async def test_api_keys_are_scoped_to_their_owner(session: AsyncSession, settings: Settings) -> None:
-    owner = await create_user(session, "owner@example.com", PASSWORD)
-    other = await create_user(session, "nosy@example.com", PASSWORD)
+    owner = await create_user(session, "owner@example.com", PASSWORD, settings=settings)
+    other = await create_user(session, "nosy@example.com", PASSWORD, settings=settings)
     service = AccountService(session, settings)
     key, secret = await service.create_api_key(person(owner), "mine", None)
     assert (await service.list_api_keys(other.id, Page())) == ([], 0)

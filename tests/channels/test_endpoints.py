@@ -103,7 +103,7 @@ async def test_a_revoked_grant_turns_the_channel_to_needs_reauth(
     assert checked["status"] == "needs_reauth"
     assert "reconnect" in checked["status_reason"]
     events = (await client.get("/v1/events", headers=headers)).json()["items"]
-    assert [e["type"] for e in events] == ["channel.needs_reauth"]
+    assert [e["type"] for e in events] == ["channel.needs_reauth", "user.registered"]
 
     # Reconnecting repairs it.
     repaired = await connect_youtube(client, headers, fake_google)

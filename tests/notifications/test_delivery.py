@@ -216,9 +216,10 @@ async def test_events_the_user_did_not_subscribe_to_are_logged_but_not_sent(
     channel = await _lose_youtube_authorization(api, headers, fake_google)
 
     await asyncio.sleep(1.5)
-    [event] = (await api.get("/v1/events", headers=headers)).json()["items"]
+    [event, welcome] = (await api.get("/v1/events", headers=headers)).json()["items"]
     assert event["type"] == "channel.needs_reauth"
     assert event["deliveries"] == []
+    assert welcome["type"] == "user.registered" and welcome["deliveries"] == []
     assert fake_smtp.messages == [] and receiver.received == []
     assert [m for m in fake_telegram.messages if m["method"] == "sendMessage"] == []
 
@@ -230,11 +231,11 @@ async def test_events_the_user_did_not_subscribe_to_are_logged_but_not_sent(
 
     async def both_logged() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = (await api.get("/v1/events", headers=headers)).json()["items"]
-        if len(items) == 2 and all(d["status"] == "delivered" for d in items[0]["deliveries"]):
+        if len(items) == 3 and all(d["status"] == "delivered" for d in items[0]["deliveries"]):
             return items
         return None
 
-    newest, oldest = await wait_for(both_logged, what="the second event to be delivered")
+    newest, oldest, _welcome = await wait_for(both_logged, what="the second event to be delivered")
     assert sorted(d["transport"] for d in newest["deliveries"]) == ["email", "telegram", "webhook"]
     assert oldest["deliveries"] == []
     assert len(fake_smtp.messages) == 1 and len(receiver.received) == 1

@@ -53,7 +53,7 @@ async def _owner_and_video(
     from kadr.accounts.service import create_user
 
     async with get_database(settings).session() as session:
-        user = await create_user(session, email, "a-long-enough-password")
+        user = await create_user(session, email, "a-long-enough-password", settings=settings)
         video = Video(
             id=f"vid_{email.split('@')[0]}",
             owner_id=user.id,

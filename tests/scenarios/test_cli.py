@@ -7,15 +7,18 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from tests.support.openai_server import OpenAIServer
 from tests.support.process import kadr_command, kadr_env
 from tests.support.scenarios import scriptwriter_settings
 
 
 def run_kadr(*args: str, data_dir: Path, **settings: Any) -> subprocess.CompletedProcess[str]:
+    values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in settings.items()}
     return subprocess.run(
         kadr_command(*args),
-        env=kadr_env(data_dir, **settings),
+        env=kadr_env(data_dir, **values),
         capture_output=True,
         text=True,
         timeout=120,

@@ -20,7 +20,7 @@ from kadr.scenarios.generation import GenerationService
 from kadr.scenarios.models import ScenarioStatus
 from kadr.scenarios.repository import ScenarioRepository
 from kadr.scenarios.schemas import ScenarioContent
-from kadr.scenarios.service import DEFAULT_LANGUAGE, ScenarioService, default_language
+from kadr.scenarios.service import ScenarioService
 from kadr.storage import get_storage
 from kadr.videos.models import Video
 from tests.support.api import assert_problem, register
@@ -183,21 +183,40 @@ async def test_a_recut_needs_a_finished_run_of_yours_with_a_transcript(
     assert_problem(await api.post("/v1/scenarios/generate", headers=headers, json={}), 422)
 
 
-async def test_without_a_language_of_their_own_users_get_the_default(
-    settings: Settings, database: None
+async def test_what_names_no_language_is_written_in_the_users_own(
+    api: httpx.AsyncClient, openai_server: OpenAIServer
 ) -> None:
-    from kadr.accounts.service import create_user
+    headers = await register(api, "lang@example.com")
+    english = await api.post("/v1/scenarios/generate", headers=headers, json={"topic": "Tea"})
+    assert english.json()["language"] == "en", "no language of their own: English"
 
-    async with get_database(settings).session() as session:
-        user = await create_user(session, "lang@example.com", "a-long-enough-password")
-        assert await default_language(session, settings, user.id) == DEFAULT_LANGUAGE == "en"
+    assert (await api.patch("/v1/me", headers=headers, json={"locale": "de-DE"})).status_code == 200
+    german = await api.post("/v1/scenarios/generate", headers=headers, json={"topic": "Tee"})
+    assert german.json()["language"] == "de" and german.json()["words_per_minute"] == 130
+
+    assert (await api.patch("/v1/me", headers=headers, json={"default_language": "ru"})).status_code == 200
+    russian = await api.post("/v1/scenarios/generate", headers=headers, json={"topic": "Чай"})
+    assert russian.json()["language"] == "ru", "the chosen language wins over the locale's"
+    written = await api.post(
+        "/v1/scenarios",
+        headers=headers,
+        json={
+            "title": "Чай",
+            "target_duration_s": 5,
+            "scenes": [{"n": 1, "duration_s": 5, "visual": "чайник", "shot": "крупно", "narration": "чай"}],
+        },
+    )
+    assert written.status_code == 201, written.text
+    assert written.json()["language"] == "ru" and written.json()["words_per_minute"] == 130
+    for scenario_id in (english.json()["id"], german.json()["id"], russian.json()["id"]):
+        await wait_for_scenario(api, headers, scenario_id)
 
 
 async def _scenario(settings: Settings, email: str) -> tuple[str, str]:
     from kadr.accounts.service import create_user
 
     async with get_database(settings).session() as session:
-        user = await create_user(session, email, "a-long-enough-password")
+        user = await create_user(session, email, "a-long-enough-password", settings=settings)
         content = ScenarioContent.model_validate(
             {
                 "title": "Race",

@@ -12,8 +12,7 @@ import pytest
 
 from kadr.config import Settings
 from kadr.llm.engines.local import runtime_available
-from kadr.llm.errors import LLMNotConfigured
-from kadr.llm.model_files import CATALOG
+from kadr.llm.model_files import describe_local_model
 from tests.scenarios.conftest import ClientWith
 from tests.support.api import assert_problem, register
 from tests.support.openai_server import Failure, OpenAIServer, Reply
@@ -208,10 +207,8 @@ def _embedded_model_missing() -> str | None:
     """Why the embedded model cannot run here, or None when it can."""
     if not runtime_available():
         return "llama-cpp-python is not installed (`make install` builds it)"
-    try:
-        CATALOG[Settings().llm_local_model].part_paths()
-    except (KeyError, LLMNotConfigured) as error:
-        return f"the embedded model's parts are not installed: {error}"
+    if not describe_local_model(Settings().llm_local_model)[1]:
+        return f"the embedded model {Settings().llm_local_model} is not installed (`make install`)"
     return None
 
 

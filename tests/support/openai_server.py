@@ -5,11 +5,14 @@ It speaks the protocol as OpenAI documents it: `POST /v1/chat/completions` with 
 with `usage` when `stream_options.include_usage` is set), a plain JSON completion otherwise,
 errors as `{"error": {"message", "type", "code"}}` with the status OpenAI uses (401, 400, 429
 with `Retry-After`, 500), and `response_format` of type `json_schema` (`strict`) or
-`json_object`.
+`json_object`. As OpenAI does, a `strict` json_schema must close every object
+(`additionalProperties: false`, every property required), and `json_object` needs the word
+"JSON" somewhere in the messages.
 
-Tests script what comes next with `then(...)`; when nothing is scripted, `answer(request)` (by
-default the text "ok") makes the reply. `refuse_json_schema` makes it behave like servers that
-reject `json_schema` with a 400 (Ollama's and some vLLM versions' behaviour).
+Every request that reaches the endpoint is recorded in `requests` (refused ones too), with the
+moment it arrived. Tests script what comes next with `then(...)`; when nothing is scripted,
+`answer(request)` (by default the text "ok") makes the reply. `refuse_json_schema` makes it
+behave like servers that reject `json_schema` with a 400 (Ollama's and some vLLM versions').
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -85,7 +89,12 @@ class OpenAIServer:
         self.script: list[Reply | Failure] = []
         self.answer: Callable[[dict[str, Any]], str] = lambda request: "ok"
         self.refuse_json_schema = False
+        #: Answer one JSON completion even when the request streams (some proxies do).
+        self.ignore_stream = False
+        #: Send the `usage` chunk when asked (some servers never report usage).
+        self.send_usage = True
         self.requests: list[Received] = []
+        self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -96,44 +105,33 @@ class OpenAIServer:
             self.script.extend(steps)
 
     def settings(self) -> dict[str, Any]:
-        """kadr settings that point the gateway at this server."""
+        """kadr settings that point the gateway at this server, typed as `Settings` holds them
+        (so `settings.model_copy(update=server.settings())` works as well as `Settings(**…)`)."""
         return {
             "llm_engine": "openai",
             "llm_url": self.url,
-            "llm_api_key": self.api_key,
+            "llm_api_key": SecretStr(self.api_key),
             "llm_model": self.model,
         }
 
     # --- the protocol ---------------------------------------------------------------------------
 
     async def _completions(self, request: Request) -> Response:
-        if request.headers.get("authorization") != f"Bearer {self.api_key}":
-            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         try:
             body = await request.json()
         except ValueError:
-            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
+            body = None
         with self.lock:
-            self.requests.append(Received(body, dict(request.headers)))
+            self.requests.append(Received(body if isinstance(body, dict) else {}, dict(request.headers)))
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        if not isinstance(body, dict):
+            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
         if not isinstance(body.get("messages"), list) or not body.get("model"):
             return _error(400, "'messages' and 'model' are required properties.", "invalid_request_error")
-        response_format = body.get("response_format") or {}
-        if response_format.get("type") == "json_schema":
-            if self.refuse_json_schema:
-                return _error(
-                    400,
-                    "Invalid parameter: 'response_format' of type 'json_schema' is not supported "
-                    "with this model.",
-                    "invalid_request_error",
-                    param="response_format",
-                )
-            schema = (response_format.get("json_schema") or {}).get("schema")
-            if not isinstance(schema, dict):
-                return _error(
-                    400,
-                    "Missing required parameter: 'response_format.json_schema.schema'.",
-                    "invalid_request_error",
-                )
+        refusal = self._format_refusal(body)
+        if refusal is not None:
+            return refusal
         with self.lock:  # a request refused above does not consume the script
             step = self.script.pop(0) if self.script else None
         if isinstance(step, Failure):
@@ -141,11 +139,11 @@ class OpenAIServer:
             return _error(step.status, step.message, step.type, headers=headers)
         reply = step or Reply(self.answer(body))
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            await self._sleep(reply.delay)
         created = int(time.time())
         prompt_tokens = sum(len(str(message.get("content", "")).split()) for message in body["messages"])
         pieces = _chunks(reply.content)
-        if not body.get("stream"):
+        if not body.get("stream") or self.ignore_stream:
             return JSONResponse(
                 {
                     "id": "chatcmpl-standin",
@@ -166,7 +164,7 @@ class OpenAIServer:
                     },
                 }
             )
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = self.send_usage and bool((body.get("stream_options") or {}).get("include_usage"))
 
         async def events() -> AsyncIterator[bytes]:
             def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -183,7 +181,7 @@ class OpenAIServer:
             yield chunk({"role": "assistant", "content": ""})
             for index, piece in enumerate(pieces):
                 if reply.stall_after_chunks is not None and index >= reply.stall_after_chunks:
-                    await asyncio.sleep(3600)
+                    await self._sleep(3600)  # hung: until the client gives up or the server stops
                 yield chunk({"content": piece})
             yield chunk({}, reply.finish_reason)
             if include_usage:
@@ -204,6 +202,53 @@ class OpenAIServer:
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    def _format_refusal(self, body: dict[str, Any]) -> Response | None:
+        """The 400 OpenAI answers for a `response_format` it does not take, or None."""
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_object":
+            if "json" not in json.dumps(body["messages"]).lower():
+                return _error(
+                    400,
+                    "'messages' must contain the word 'json' in some form, to use 'response_format' "
+                    "of type 'json_object'.",
+                    "invalid_request_error",
+                    param="messages",
+                )
+            return None
+        if response_format.get("type") != "json_schema":
+            return None
+        if self.refuse_json_schema:
+            return _error(
+                400,
+                "Invalid parameter: 'response_format' of type 'json_schema' is not supported "
+                "with this model.",
+                "invalid_request_error",
+                param="response_format",
+            )
+        json_schema = response_format.get("json_schema") or {}
+        schema = json_schema.get("schema")
+        if not isinstance(schema, dict):
+            return _error(
+                400,
+                "Missing required parameter: 'response_format.json_schema.schema'.",
+                "invalid_request_error",
+            )
+        problem = _strict_problem(schema, ()) if json_schema.get("strict") else None
+        if problem is not None:
+            return _error(
+                400,
+                f"Invalid schema for response_format '{json_schema.get('name')}': {problem}",
+                "invalid_request_error",
+                param="response_format",
+            )
+        return None
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but end as soon as the server stops (a hung reply must not hold up `stop`)."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.05, deadline - time.monotonic()))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -227,6 +272,7 @@ class OpenAIServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.should_exit = True
             self._server.force_exit = True
@@ -257,3 +303,33 @@ def _error(
         status_code=status,
         headers=headers,
     )
+
+
+def _strict_problem(schema: dict[str, Any], context: tuple[str, ...]) -> str | None:
+    """What OpenAI's strict mode says about `schema`: objects closed, every property required."""
+    where = f"In context=({', '.join(repr(part) for part in context)})"
+    properties = schema.get("properties")
+    if schema.get("type") == "object" or isinstance(properties, dict):
+        if schema.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+        missing = [name for name in properties or {} if name not in (schema.get("required") or [])]
+        if missing:
+            return (
+                f"{where}, 'required' is required to be supplied and to be an array including every "
+                f"key in properties. Missing '{missing[0]}'."
+            )
+    children: list[tuple[tuple[str, ...], Any]] = []
+    for key in ("items", "additionalProperties", "not"):
+        children.append(((*context, key), schema.get(key)))
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        children.extend(
+            ((*context, key, str(index)), item) for index, item in enumerate(schema.get(key) or [])
+        )
+    for key in ("properties", "$defs", "definitions"):
+        children.extend(((*context, key, name), item) for name, item in (schema.get(key) or {}).items())
+    for child_context, child in children:
+        if isinstance(child, dict):
+            problem = _strict_problem(child, child_context)
+            if problem is not None:
+                return problem
+    return None

@@ -10,6 +10,7 @@ from kadr.accounts.schemas import (
     ApiKeyIn,
     ApiKeyOut,
     LoginIn,
+    ProfileIn,
     RefreshIn,
     RegisterIn,
     TokenPair,
@@ -37,8 +38,12 @@ def _token_pair(tokens: IssuedTokens, response: Response) -> TokenPair:
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def register(body: RegisterIn, service: AccountServiceDep) -> UserOut:
-    """Create an account (403 when registration is closed, 409 when the email is taken)."""
-    user = await service.register(body.email, body.password, body.display_name)
+    """Create an account (403 when registration is closed, 409 when the email is taken).
+
+    `locale`, `timezone` and `default_language` are optional; a wrong one is 422 naming it.
+    """
+    profile = body.model_dump(include={"locale", "timezone", "default_language"})
+    user = await service.register(body.email, body.password, body.display_name, profile)
     return UserOut.model_validate(user)
 
 
@@ -80,6 +85,17 @@ async def logout(body: RefreshIn, service: AccountServiceDep) -> Response:
 @router.get("/me", response_model=UserOut)
 async def me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.patch("/me", response_model=UserOut)
+async def update_me(body: ProfileIn, principal: Admin, service: AccountServiceDep) -> UserOut:
+    """Change your profile: only the fields sent change, `null` clears one. A wrong locale (BCP 47),
+    time zone (IANA) or language (ISO 639-1) is 422 naming the field.
+
+    Needs a person's session or an `admin` key: a read-only key cannot change the account.
+    """
+    changes = body.model_dump(include=body.model_fields_set)
+    return UserOut.model_validate(await service.update_profile(principal.user_id, changes))
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

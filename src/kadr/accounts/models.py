@@ -22,6 +22,12 @@ class User(Base):
     #: argon2id; "!" for accounts that cannot log in with a password.
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120), default="")
+    #: BCP 47, canonical case (`ru-RU`); None: not chosen (accounts.profile checks all three).
+    locale: Mapped[str | None] = mapped_column(String(35))
+    #: An IANA zone name (`Europe/Moscow`); None: not chosen, times are shown in UTC.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    #: ISO 639-1 (`ru`): what AI writing defaults to (`AccountService.language_of`).
+    default_language: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(default=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,15 +7,34 @@ from typing import Literal
 
 from pydantic import EmailStr, Field
 
+from kadr.accounts.profile import DISPLAY_NAME_MAX_LENGTH, LOCALE_MAX_LENGTH, TIMEZONE_MAX_LENGTH
 from kadr.accounts.scopes import Scope
 from kadr.accounts.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from kadr.core.schemas import Schema
+
+_LOCALE = Field(None, max_length=LOCALE_MAX_LENGTH, description="BCP 47 language tag, like `ru-RU`")
+_TIMEZONE = Field(None, max_length=TIMEZONE_MAX_LENGTH, description="IANA time zone, like `Europe/Moscow`")
+_LANGUAGE = Field(
+    None, max_length=8, description="ISO 639-1 code, like `ru`: the language AI writing defaults to"
+)
 
 
 class RegisterIn(Schema):
     email: EmailStr
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
-    display_name: str = Field("", max_length=120)
+    display_name: str = Field("", max_length=DISPLAY_NAME_MAX_LENGTH)
+    locale: str | None = _LOCALE
+    timezone: str | None = _TIMEZONE
+    default_language: str | None = _LANGUAGE
+
+
+class ProfileIn(Schema):
+    """`PATCH /v1/me`: only the fields sent change; `null` clears one."""
+
+    display_name: str | None = Field(None, max_length=DISPLAY_NAME_MAX_LENGTH)
+    locale: str | None = _LOCALE
+    timezone: str | None = _TIMEZONE
+    default_language: str | None = _LANGUAGE
 
 
 class LoginIn(Schema):
@@ -39,6 +58,9 @@ class UserOut(Schema):
     id: str
     email: str
     display_name: str
+    locale: str | None = Field(description="BCP 47; null: not chosen")
+    timezone: str | None = Field(description="IANA time zone; null: not chosen (UTC)")
+    default_language: str | None = Field(description="ISO 639-1; null: not chosen")
     is_admin: bool
     created_at: datetime
 

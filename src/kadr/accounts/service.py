@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.accounts.models import ApiKey, RefreshToken, User
+from kadr.accounts.ports import account_events
 from kadr.accounts.principal import PERSON_SCOPES, Principal, PrincipalCache
+from kadr.accounts.profile import language_from, validated_profile
 from kadr.accounts.repository import USER_COLUMNS, AccountRepository, ApiKeyRepository
 from kadr.accounts.scopes import DEFAULT_KEY_SCOPES, Scope, grants
 from kadr.accounts.security import (
@@ -78,8 +80,15 @@ async def create_user(
     password: str,
     display_name: str | None = None,
     is_admin: bool = False,
+    *,
+    settings: Settings,
+    profile: Mapping[str, str | None] | None = None,
 ) -> User:
-    """Create a user (registration and `kadr user create`); 409 when the email is taken."""
+    """Create a user (registration and `kadr user create`); 409 when the email is taken.
+
+    `profile` may set `locale`, `timezone` and `default_language` (accounts.profile checks
+    them: 422 naming the field). The `user.registered` event is written in the same transaction.
+    """
     address = normalise_email(email)
     if not _EMAIL_SHAPE.match(address) or len(address) > 320:
         raise ValidationFailed(f"{email!r} is not an email address")
@@ -87,6 +96,7 @@ async def create_user(
         raise ValidationFailed(
             f"the password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
+    fields = validated_profile({**(profile or {}), "display_name": display_name})
     repository = AccountRepository(session)
     if await repository.user_by_email(address) is not None:
         raise Conflict(f"an account for {address} already exists")
@@ -95,13 +105,15 @@ async def create_user(
         email=address,
         # argon2 is CPU-bound for ~50 ms: keep the event loop free.
         password_hash=await asyncio.to_thread(hash_password, password),
-        display_name=(display_name or "").strip()[:120],
         is_active=True,
         is_admin=is_admin,
         created_at=utcnow(),
+        **fields,
     )
     repository.add(user)
     try:
+        await session.flush()  # the row the event refers to goes first
+        await account_events().registered(session, settings, user)
         await session.commit()
     except IntegrityError:  # a concurrent registration of the same address won
         await session.rollback()
@@ -150,10 +162,42 @@ class AccountService:
         """The user with `email`, whatever its case (for sharing with a person by address)."""
         return await self.accounts.user_by_email(normalise_email(email))
 
-    async def register(self, email: str, password: str, display_name: str | None) -> User:
+    async def register(
+        self,
+        email: str,
+        password: str,
+        display_name: str | None,
+        profile: Mapping[str, str | None] | None = None,
+    ) -> User:
         if not self.settings.allow_registration:
             raise Forbidden("registration is closed on this server; ask an administrator for an account")
-        return await create_user(self.session, email, password, display_name)
+        return await create_user(
+            self.session, email, password, display_name, settings=self.settings, profile=profile
+        )
+
+    # --- profile -------------------------------------------------------------
+
+    async def update_profile(self, user_id: str, changes: Mapping[str, str | None]) -> User:
+        """Change the given profile fields (None clears one); 422 naming a wrong field."""
+        values = validated_profile(changes)
+        user = await self.accounts.user(user_id)
+        if user is None:
+            raise NotFound("the account is gone")
+        for field, value in values.items():
+            setattr(user, field, value)
+        await self.session.commit()
+        # This process's cached credentials carry the old profile; other processes' for at
+        # most `auth_cache_seconds`.
+        self._forget(user_id=user_id)
+        return user
+
+    async def language_of(self, user_id: str) -> str:
+        """The ISO 639-1 language to write in for this user: their default language, else their
+        locale's, else `profile.FALLBACK_LANGUAGE`."""
+        user = await self.accounts.user(user_id)
+        if user is None:
+            raise NotFound("the account is gone")
+        return language_from(user.default_language, user.locale)
 
     async def login(
         self, email: str, password: str, client: str, user_agent: str | None, throttle: LoginThrottle

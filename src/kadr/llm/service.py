@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
@@ -29,14 +30,21 @@ def start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def render_cache_key(gateway: LLMGateway, prompt: RenderedPrompt, scope: dict[str, Any]) -> str:
-    """Everything an answer depends on: what it is about (`scope`: video, run, render profile,
-    locale…), the engine and model, and the exact prompt sent."""
-    material = json.dumps([scope, gateway.signature, prompt.prompt_hash], sort_keys=True, ensure_ascii=False)
+def render_cache_key(
+    owner_id: str, gateway: LLMGateway, prompt: RenderedPrompt, scope: dict[str, Any]
+) -> str:
+    """Everything an answer depends on: whose it is, what it is about (`scope`: video, run,
+    render profile, locale…), the engine and model, and the exact prompt sent."""
+    material = json.dumps(
+        [owner_id, scope, gateway.signature, prompt.prompt_hash], sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(material.encode()).hexdigest()
 
 
 class LLMService:
+    """Calls commit the session before the model is asked (no transaction stays open while it
+    answers), so a caller's pending changes are committed then as well."""
+
     def __init__(self, session: AsyncSession, settings: Settings, gateway: LLMGateway | None = None) -> None:
         self.session = session
         self.settings = settings
@@ -107,26 +115,14 @@ class LLMService:
         check_cancelled: Callable[[], None] | None = None,
     ) -> tuple[M, bool]:
         """The answer and whether it came from the render cache (no model call, no tokens).
-        `cache_scope` None: never cached (each call is meant to differ). The session's
-        transaction is committed before the model is asked."""
+        `cache_scope` None: never cached (each call is meant to differ)."""
         key = None
         if cache_scope is not None:
-            key = render_cache_key(self.gateway, prompt, {**cache_scope, "language": language})
-            entry = await self.cache.fresh_entry(owner_id, key, utcnow())
-            if entry is not None:
-                try:
-                    value = schema.model_validate(entry.value)
-                except ValueError:
-                    await self.cache.remove(key)  # written by an older schema: ask again
-                else:
-                    await self.cache.count_hit(key)
-                    await self.session.commit()
-                    return value, True
-        await self.check_budget(owner_id)
-        # The answer may take minutes: end the transaction the reads above began (on SQLite
-        # a writer's, holding the write lock) before waiting, so nothing else waits on it.
-        if self.session.in_transaction():
-            await self.session.commit()
+            key = render_cache_key(owner_id, self.gateway, prompt, {**cache_scope, "language": language})
+            cached = await self._cached(owner_id, key, schema)
+            if cached is not None:
+                return cached, True
+        await self._before_call(owner_id)
         try:
             answer = await self.gateway.agenerate_object(
                 prompt,
@@ -139,22 +135,88 @@ class LLMService:
                 check_cancelled=check_cancelled,
             )
         except Exception as error:
-            spent = getattr(error, "llm_call", None)
-            if isinstance(spent, LLMCall):
-                await self.record(owner_id, spent, subject_id)
+            await self._record_failure(owner_id, error, subject_id)
             raise
         await self.record(owner_id, answer.call, subject_id)
         if key is not None:
-            self.cache.add(
-                RenderCacheEntry(
-                    key=key,
-                    owner_id=owner_id,
-                    prompt_id=prompt.prompt_id,
-                    model=self.gateway.signature,
-                    value=answer.value.model_dump(mode="json"),
-                    tokens_saved=answer.call.tokens_in + answer.call.tokens_out,
-                    expires_at=utcnow() + RENDER_CACHE_TTL,
-                )
-            )
-            await self.session.commit()
+            await self._store(owner_id, key, prompt, answer.value, answer.call)
         return answer.value, False
+
+    async def generate_text(
+        self,
+        owner_id: str,
+        prompt: RenderedPrompt,
+        *,
+        purpose: str,
+        subject_id: str | None = None,
+        language: str | None = None,
+        max_tokens: int = 1024,
+        on_tokens: Callable[[int], None] | None = None,
+        check_cancelled: Callable[[], None] | None = None,
+    ) -> str:
+        """Prose in `language`, within the budget and recorded like every call (never cached)."""
+        await self._before_call(owner_id)
+        try:
+            answer = await self.gateway.agenerate_text(
+                prompt,
+                purpose=purpose,
+                language=language,
+                max_tokens=max_tokens,
+                on_tokens=on_tokens,
+                check_cancelled=check_cancelled,
+            )
+        except Exception as error:
+            await self._record_failure(owner_id, error, subject_id)
+            raise
+        await self.record(owner_id, answer.call, subject_id)
+        return answer.text
+
+    async def _before_call(self, owner_id: str) -> None:
+        await self.check_budget(owner_id)
+        # The model may take minutes: hold no transaction meanwhile (on SQLite an open one
+        # holds the write lock, and every other writer would wait for this answer).
+        await self.session.commit()
+
+    async def _record_failure(self, owner_id: str, error: Exception, subject_id: str | None) -> None:
+        """What a failed call spent is still the user's (repairs, partial answers)."""
+        spent = getattr(error, "llm_call", None)
+        if isinstance(spent, LLMCall):
+            await self.record(owner_id, spent, subject_id)
+
+    async def _cached(self, owner_id: str, key: str, schema: type[M]) -> M | None:
+        entry = await self.cache.fresh_entry(owner_id, key, utcnow())
+        if entry is None:
+            return None
+        try:
+            value = schema.model_validate(entry.value)
+        except ValidationError:
+            await self.cache.remove(key)  # written by an older schema: ask again
+            return None
+        await self.cache.count_hit(key)
+        await self.session.commit()
+        return value
+
+    async def _store(
+        self, owner_id: str, key: str, prompt: RenderedPrompt, value: BaseModel, call: LLMCall
+    ) -> None:
+        now = utcnow()
+        # An expired entry keeps its key until the cleanup duty removes it.
+        await self.cache.remove_expired(key, now)
+        self.cache.add(
+            RenderCacheEntry(
+                key=key,
+                owner_id=owner_id,
+                prompt_id=prompt.prompt_id,
+                model=self.gateway.signature,
+                value=value.model_dump(mode="json"),
+                tokens_saved=call.tokens_in + call.tokens_out,
+                created_at=now,
+                expires_at=now + RENDER_CACHE_TTL,
+            )
+        )
+        try:
+            await self.session.commit()
+        except IntegrityError:
+            # An identical request answered at the same time stored it first: the answer is
+            # the same kind of answer, and this caller still gets its own.
+            await self.session.rollback()

@@ -21,23 +21,47 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
+#: Keywords whose value is one subschema, a list of them, or a map from names to them. Only
+#: these are walked, so a property that happens to be called `default` or `properties` is a
+#: property, not a keyword.
+_ONE_SCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+
+
+def _subschemas(node: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for key in _ONE_SCHEMA:
+        if isinstance(node.get(key), dict):
+            found.append(node[key])
+    for key in _SCHEMA_LISTS:
+        found.extend(item for item in node.get(key) or [] if isinstance(item, dict))
+    for key in _SCHEMA_MAPS:
+        found.extend(item for item in (node.get(key) or {}).values() if isinstance(item, dict))
+    return found
+
+
+def strict_compatible(schema: dict[str, Any]) -> bool:
+    """Whether `strict_schema` keeps the meaning: not when an object is an open map
+    (`dict[str, X]`, `additionalProperties: {schema}`), which strict mode cannot express."""
+    if isinstance(schema.get("additionalProperties"), dict) or schema.get("patternProperties"):
+        return False
+    return all(strict_compatible(sub) for sub in _subschemas(schema))
+
+
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema in the form OpenAI's `strict: true` accepts: every object closed
     (`additionalProperties: false`) with every property required. Optional fields keep their
-    `null` alternative, so the meaning is unchanged."""
+    `null` alternative, so the meaning is unchanged (check `strict_compatible` first)."""
     result = copy.deepcopy(schema)
 
-    def close(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "object" or "properties" in node:
-                node["additionalProperties"] = False
-                node["required"] = list(node.get("properties", {}))
-            node.pop("default", None)  # strict mode refuses defaults
-            for value in node.values():
-                close(value)
-        elif isinstance(node, list):
-            for value in node:
-                close(value)
+    def close(node: dict[str, Any]) -> None:
+        if node.get("type") == "object" or isinstance(node.get("properties"), dict):
+            node["additionalProperties"] = False
+            node["required"] = list(node.get("properties") or {})
+        node.pop("default", None)  # strict mode refuses defaults
+        for sub in _subschemas(node):
+            close(sub)
 
     close(result)
     return result
@@ -52,8 +76,10 @@ def extract_json(text: str) -> Any:
         return json.loads(candidate)
     except json.JSONDecodeError:
         start, end = candidate.find("{"), candidate.rfind("}")
-        if start == -1 or end <= start:
+        if start == -1:
             raise ValueError("the answer holds no JSON object") from None
+        if end <= start:
+            raise ValueError("the answer's JSON object is not closed (cut off?)") from None
         try:
             return json.loads(candidate[start : end + 1])
         except json.JSONDecodeError as error:

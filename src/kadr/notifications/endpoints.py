@@ -1,4 +1,4 @@
-"""Notification settings and the event log over HTTP."""
+"""Notification settings and the inbox (the event log, with read state) over HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from kadr.accounts.dependencies import NotificationsRead, NotificationsWrite
 from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.pagination import PageDep, Paginated
 from kadr.core.schemas import IsoDateTime
-from kadr.notifications.schemas import EventOut, NotificationSettingsIn, NotificationSettingsOut
+from kadr.notifications.schemas import EventOut, MarkedRead, NotificationSettingsIn, NotificationSettingsOut
 from kadr.notifications.service import NotificationService
 
 router = APIRouter(tags=["notifications"])
@@ -40,7 +40,24 @@ async def list_events(
     since: Annotated[
         IsoDateTime | None, Query(description="Events at or after this (with a timezone)")
     ] = None,
+    unread: Annotated[bool, Query(description="Only those not marked read")] = False,
 ) -> Paginated[EventOut]:
-    """What happened to your resources, newest first, with each notification's delivery status."""
-    result = await NotificationService(session, settings).events_page(user.id, page, event_type, since)
-    return Paginated[EventOut].of(result, page)
+    """Your inbox: what happened to your account and resources, newest first, each with
+    `read_at` (null: unread) and its notifications' delivery status. `?unread=true&limit=1`
+    gives the unread count as `total`."""
+    service = NotificationService(session, settings)
+    return Paginated[EventOut].of(await service.events_page(user.id, page, event_type, since, unread), page)
+
+
+@router.post("/events/read-all", response_model=MarkedRead)
+async def mark_all_read(user: NotificationsWrite, session: SessionDep, settings: SettingsDep) -> MarkedRead:
+    """Mark every unread event read; answers how many that was."""
+    return MarkedRead(marked=await NotificationService(session, settings).mark_all_read(user.id))
+
+
+@router.post("/events/{event_id}/read", response_model=EventOut)
+async def mark_read(
+    event_id: str, user: NotificationsWrite, session: SessionDep, settings: SettingsDep
+) -> EventOut:
+    """Mark one event read (again changes nothing); another user's id is 404."""
+    return await NotificationService(session, settings).mark_read(user.id, event_id)

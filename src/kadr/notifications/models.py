@@ -20,8 +20,15 @@ class EventType(enum.StrEnum):
     PUBLICATION_PUBLISHED = "publication.published"
     PUBLICATION_FAILED = "publication.failed"
     CHANNEL_NEEDS_REAUTH = "channel.needs_reauth"
+    USER_REGISTERED = "user.registered"
     SCENARIO_GENERATED = "scenario.generated"
     SCENARIO_SHARED = "scenario.shared"
+
+
+#: Event types sent to a user who has not chosen (no `notification_settings` row): all but
+#: `user.registered`. A new account has no settings yet, so that event would otherwise mail
+#: whatever address was typed into an open registration form; it stays in the inbox instead.
+DEFAULT_EVENT_TYPES: list[str] = [str(t) for t in EventType if t != EventType.USER_REGISTERED]
 
 
 class Transport(enum.StrEnum):
@@ -48,6 +55,8 @@ class Event(Base):
     subject_id: Mapped[str] = mapped_column(String(40))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the owner marked it read in the inbox; None: unread.
+    read_at: Mapped[datetime | None]
 
 
 class NotificationSettings(Base):

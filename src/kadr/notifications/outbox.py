@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kadr.accounts.models import User
+from kadr.accounts.ports import provide_account_events
 from kadr.accounts.repository import AccountRepository
 from kadr.config import Settings
 from kadr.core.ids import new_id
 from kadr.jobs import service as jobs
-from kadr.notifications.models import Delivery, Event, EventType, Transport
+from kadr.notifications.models import DEFAULT_EVENT_TYPES, Delivery, Event, EventType, Transport
 from kadr.notifications.repository import NotificationRepository
 from kadr.providers import smtp
 
@@ -30,6 +32,7 @@ _TITLES: dict[str, str] = {
     EventType.PUBLICATION_PUBLISHED: "Published",
     EventType.PUBLICATION_FAILED: "Publication failed",
     EventType.CHANNEL_NEEDS_REAUTH: "Channel needs to be reconnected",
+    EventType.USER_REGISTERED: "Welcome to kadr",
     EventType.SCENARIO_GENERATED: "Scenario written",
     EventType.SCENARIO_SHARED: "Scenario shared",
 }
@@ -57,6 +60,7 @@ def render(event: Event) -> tuple[str, str]:
     for label, key in (
         ("Title", "title"),
         ("Channel", "channel_name"),
+        ("Account", "email"),
         ("Video", "filename"),
         ("Profile", "profile"),
         ("Shared by", "shared_by"),
@@ -69,7 +73,13 @@ def render(event: Event) -> tuple[str, str]:
         if data.get(key):
             lines.append(f"{label}: {data[key]}")
     lines.append(f"Event {event.id} ({event.type}) at {event.created_at.isoformat()}")
-    subject_name = data.get("title") or data.get("channel_name") or data.get("filename") or event.subject_id
+    subject_name = (
+        data.get("title")
+        or data.get("channel_name")
+        or data.get("filename")
+        or data.get("email")
+        or event.subject_id
+    )
     return f"[kadr] {title}: {subject_name}", "\n".join(lines)
 
 
@@ -95,7 +105,7 @@ async def emit(
     event = Event(id=new_id("evt"), owner_id=owner_id, type=str(event_type), subject_id=subject_id, data=data)
     repository.add(event)
     preferences = await repository.settings_of(owner_id)
-    wanted = preferences.events if preferences is not None else ALL_EVENT_TYPES
+    wanted = preferences.events if preferences is not None else DEFAULT_EVENT_TYPES
     if str(event_type) not in wanted:
         return event
     targets: list[tuple[Transport, str]] = []
@@ -124,3 +134,14 @@ async def emit(
         delivery.job_id = job.id
         repository.add(delivery)
     return event
+
+
+class _OutboxAccountEvents:
+    """The accounts domain's news (accounts.ports), told through this outbox."""
+
+    async def registered(self, session: AsyncSession, settings: Settings, user: User) -> None:
+        data = {"user_id": user.id, "email": user.email, "display_name": user.display_name}
+        await emit(session, settings, user.id, EventType.USER_REGISTERED, user.id, data)
+
+
+provide_account_events(_OutboxAccountEvents())

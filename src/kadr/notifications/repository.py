@@ -27,12 +27,26 @@ class NotificationRepository(Repository[Event]):
         *,
         event_type: str | None = None,
         since: datetime | None = None,
+        unread: bool = False,
     ) -> PageResult[Event]:
-        """The owner's events, newest first; of one type, at or after `since`."""
+        """The owner's events, newest first; of one type, at or after `since`, not yet read."""
         where: list[ColumnElement[bool]] = [Event.type == event_type] if event_type else []
         if since is not None:
             where.append(Event.created_at >= since)
+        if unread:
+            where.append(Event.read_at.is_(None))
         return await self._page(owner_id, limit, offset, *where)
+
+    async def mark_read(self, owner_id: str, event_id: str, when: datetime) -> bool:
+        """Mark one of the owner's events read, unless it already is (it keeps its first time)."""
+        return await self.update(event_id, self._owner_is(owner_id), Event.read_at.is_(None), read_at=when)
+
+    async def mark_all_read(self, owner_id: str, when: datetime) -> int:
+        """Mark every unread event of the owner read; how many that was."""
+        outcome = await self.session.execute(
+            update(Event).where(self._owner_is(owner_id), Event.read_at.is_(None)).values(read_at=when)
+        )
+        return int(outcome.rowcount or 0)  # type: ignore[attr-defined]
 
     async def delivery_with_event(self, delivery_id: str) -> tuple[Delivery, Event] | None:
         row = (

@@ -8,12 +8,13 @@ from typing import Any
 from pydantic import BaseModel, EmailStr, Field
 
 from kadr.core.schemas import Schema
-from kadr.notifications.models import EventType
+from kadr.notifications.models import DEFAULT_EVENT_TYPES, EventType
 
 
 class NotificationSettingsIn(BaseModel):
     events: list[EventType] = Field(
-        default_factory=lambda: list(EventType), description="Event types to hear about"
+        default_factory=lambda: [EventType(t) for t in DEFAULT_EVENT_TYPES],
+        description="Event types to hear about (default: all but `user.registered`)",
     )
     email_enabled: bool = True
     email_address: EmailStr | None = Field(None, description="Default: the account's email")
@@ -51,4 +52,9 @@ class EventOut(Schema):
     subject_id: str
     data: dict[str, Any]
     created_at: datetime
+    read_at: datetime | None = Field(description="When you marked it read in the inbox; null: unread")
     deliveries: list[DeliveryOut] = []
+
+
+class MarkedRead(Schema):
+    marked: int = Field(description="How many unread notifications this marked read")

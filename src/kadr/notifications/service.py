@@ -3,6 +3,7 @@ a signed webhook. Events come in through the outbox (`outbox.emit`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kadr.config import Settings
 from kadr.core.clock import utcnow
-from kadr.core.errors import PermanentJobError, RetryLater, ValidationFailed
+from kadr.core.errors import NotFound, PermanentJobError, RetryLater, ValidationFailed
 from kadr.core.logging import get_logger
 from kadr.core.pagination import Page, PageResult
-from kadr.notifications.models import Delivery, DeliveryStatus, Event, NotificationSettings, Transport
-from kadr.notifications.outbox import ALL_EVENT_TYPES, render, smtp_config, webhook_payload
+from kadr.notifications.models import (
+    DEFAULT_EVENT_TYPES,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    NotificationSettings,
+    Transport,
+)
+from kadr.notifications.outbox import render, smtp_config, webhook_payload
 from kadr.notifications.ports import Destination, channel_directory
 from kadr.notifications.repository import NotificationRepository
 from kadr.notifications.schemas import DeliveryOut, EventOut, NotificationSettingsIn, NotificationSettingsOut
@@ -33,7 +41,7 @@ class NotificationService:
     async def get_settings(self, owner_id: str) -> NotificationSettingsOut:
         stored = await self.repository.settings_of(owner_id)
         return NotificationSettingsOut(
-            events=stored.events if stored else ALL_EVENT_TYPES,
+            events=stored.events if stored else DEFAULT_EVENT_TYPES,
             email_enabled=stored.email_enabled if stored else True,
             email_address=stored.email_address if stored else None,
             email_available=smtp_config(self.settings) is not None,
@@ -70,12 +78,37 @@ class NotificationService:
         return await self.get_settings(owner_id)
 
     async def events_page(
-        self, owner_id: str, page: Page, event_type: str | None = None, since: datetime | None = None
+        self,
+        owner_id: str,
+        page: Page,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        unread: bool = False,
     ) -> PageResult[EventOut]:
-        """The owner's events, newest first, each with its deliveries."""
+        """The owner's events (the inbox), newest first, each with its read state and deliveries."""
         events, total = await self.repository.list_page(
-            owner_id, page.limit, page.offset, event_type=event_type, since=since
+            owner_id, page.limit, page.offset, event_type=event_type, since=since, unread=unread
         )
+        return PageResult(await self._with_deliveries(events), total)
+
+    async def mark_read(self, owner_id: str, event_id: str) -> EventOut:
+        """Mark one of the owner's events read (again is a no-op: it keeps the first time);
+        anyone else's id is 404."""
+        await self.repository.mark_read(owner_id, event_id, utcnow())
+        event = await self.repository.get(owner_id, event_id)
+        if event is None:
+            raise NotFound(f"no notification {event_id}")
+        await self.session.commit()
+        [item] = await self._with_deliveries([event])
+        return item
+
+    async def mark_all_read(self, owner_id: str) -> int:
+        """Mark every unread event of the owner read; how many that was."""
+        marked = await self.repository.mark_all_read(owner_id, utcnow())
+        await self.session.commit()
+        return marked
+
+    async def _with_deliveries(self, events: Sequence[Event]) -> list[EventOut]:
         deliveries = await self.repository.deliveries_of([event.id for event in events])
         by_event: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
@@ -85,7 +118,7 @@ class NotificationService:
             item = EventOut.model_validate(event)
             item.deliveries = [DeliveryOut.model_validate(d) for d in by_event.get(event.id, [])]
             items.append(item)
-        return PageResult(items, total)
+        return items
 
     # --- delivery (worker) ----------------------------------------------------
     async def deliver(self, delivery_id: str) -> dict[str, Any]:

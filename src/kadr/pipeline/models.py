@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -36,3 +38,18 @@ def get_whisper_model(name_or_path: str, device: str, compute_type: str, threads
             model = WhisperModel(location, device=device, compute_type=compute_type, cpu_threads=threads)
             _whisper[key] = model
         return model
+
+
+def return_freed_memory() -> None:
+    """Give memory freed by the last piece of work back to the OS (glibc `malloc_trim`).
+
+    Whisper and its VAD allocate tens of MB per piece from several threads' malloc arenas;
+    glibc keeps what they free, so without this a worker's resident memory stays at the peak
+    of its largest piece for the rest of the run (630 MB after a 20-minute transcript, 256 MB with it).
+    """
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+_libc_name = ctypes.util.find_library("c")
+_libc = ctypes.CDLL(_libc_name) if _libc_name and hasattr(ctypes.CDLL(_libc_name), "malloc_trim") else None

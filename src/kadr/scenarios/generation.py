@@ -24,8 +24,8 @@ from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
 from kadr.jobs import service as jobs
-from kadr.llm.engines.local import runtime_available
 from kadr.llm.errors import LLMNotConfigured
+from kadr.llm.gateway import describe_engine
 from kadr.llm.prompts import RenderedPrompt
 from kadr.llm.service import LLMService
 from kadr.notifications.models import EventType
@@ -67,16 +67,16 @@ MAX_TITLE_CHARACTERS = 100
 
 def require_language_model(settings: Settings) -> None:
     """501 now, at request time, when no model could answer the job later. Cheap: it reads the
-    configuration (and whether llama.cpp imports), and loads no model."""
-    engine = settings.llm_engine
-    if engine == "off":
+    configuration and what is installed (`describe_engine`), and loads no model."""
+    engine = describe_engine(settings)
+    if engine["status"] == "off":
         raise LLMNotConfigured("this installation has no language model (KADR_LLM_ENGINE=off)")
-    if engine == "openai" and not (settings.llm_url and settings.llm_model):
+    if engine["status"] == "not-configured":
         raise LLMNotConfigured("KADR_LLM_ENGINE=openai needs KADR_LLM_URL and KADR_LLM_MODEL")
-    if engine == "local" and not runtime_available():
+    if engine["status"] != "ok":
         raise LLMNotConfigured(
-            "the embedded language model needs llama-cpp-python: run `make install` "
-            "(it builds once), or set KADR_LLM_ENGINE=openai or off"
+            f"the embedded language model is not ready ({engine.get('detail', engine['status'])}): "
+            "run `make install`, or set KADR_LLM_ENGINE=openai or off"
         )
 
 

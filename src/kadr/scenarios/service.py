@@ -8,7 +8,6 @@ editor who tries what their role does not allow is answered 403, since they know
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from kadr.scenarios.models import (
     ShareKind,
 )
 from kadr.scenarios.repository import ScenarioRepository
-from kadr.scenarios.schemas import LANGUAGE_PATTERN, ScenarioContent, ShareCreate
+from kadr.scenarios.schemas import ScenarioContent, ShareCreate
 
 #: The picture each platform usually shows, when a scenario does not say.
 PLATFORM_ASPECTS: dict[str, Aspect] = {
@@ -52,8 +51,6 @@ PLATFORM_ASPECTS: dict[str, Aspect] = {
     Platform.TELEGRAM: Aspect.WIDE,
     Platform.OTHER: Aspect.WIDE,
 }
-#: The language of a scenario that names none, for a user with no default of their own.
-DEFAULT_LANGUAGE = "en"
 #: Statuses in which a scenario's content may be changed (not while the model writes it).
 EDITABLE_STATUSES = FINISHED_SCENARIO_STATUSES
 
@@ -76,17 +73,9 @@ class NewShare:
 
 
 async def default_language(session: AsyncSession, settings: Settings, user_id: str) -> str:
-    """THE one place the language of a scenario or brief without one is chosen: the user's own
-    default (`users.default_language`, or the language of `users.locale`, once accounts has
-    them), else DEFAULT_LANGUAGE. Read by attribute, so it works before and after those exist."""
-    user = await AccountService(session, settings).user(user_id)
-    for attribute in ("default_language", "locale"):
-        value = getattr(user, attribute, None)
-        if isinstance(value, str) and value.strip():
-            language = value.strip().replace("_", "-").split("-", 1)[0].lower()
-            if re.fullmatch(LANGUAGE_PATTERN, language):
-                return language
-    return DEFAULT_LANGUAGE
+    """THE one place the language of a scenario or brief that names none is chosen: the user's
+    (their default language, else their locale's, else English: `AccountService.language_of`)."""
+    return await AccountService(session, settings).language_of(user_id)
 
 
 def aspect_for(platform: str, aspect: str | None) -> str:

@@ -13,6 +13,7 @@ import os
 # model about 14 times (AI.md); set before llama_cpp is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,17 @@ SEED = 1234
 
 
 def runtime_available() -> bool:
+    """Whether llama-cpp-python imports (it loads its shared library: not for health probes)."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+def runtime_installed() -> bool:
+    """Whether llama-cpp-python is installed, without importing it."""
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def _llama(path: Path, context_tokens: int, threads: int) -> Any:

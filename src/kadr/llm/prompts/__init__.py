@@ -48,6 +48,16 @@ class PromptTemplate:
     system: str
     user: str
 
+    def placeholders(self) -> set[str]:
+        """The `$names` the template needs; ValueError for a `$` that is no placeholder."""
+        names: set[str] = set()
+        for text in (self.system, self.user):
+            template = string.Template(text)
+            if not template.is_valid():
+                raise ValueError(f"prompt {self.prompt_id} has a `$` that is not a placeholder (write $$)")
+            names.update(template.get_identifiers())
+        return names
+
     def render(self, **values: Any) -> RenderedPrompt:
         """Fill the placeholders; a missing value is a KeyError (a bug, not a user error)."""
         text = {
@@ -73,7 +83,14 @@ def get_prompt(prompt_id: str) -> PromptTemplate:
     data = tomllib.loads(source.read_text(encoding="utf-8"))
     if data.get("id") != prompt_id:
         raise ValueError(f"prompt file {prompt_id}.toml declares id {data.get('id')!r}")
-    return PromptTemplate(prompt_id, int(data["version"]), data["system"], data["user"])
+    if not isinstance(data.get("version"), int) or data["version"] < 1:
+        raise ValueError(f"prompt file {prompt_id}.toml needs an integer version >= 1")
+    for part in ("system", "user"):
+        if not isinstance(data.get(part), str) or not data[part].strip():
+            raise ValueError(f"prompt file {prompt_id}.toml needs a non-empty {part!r} text")
+    template = PromptTemplate(prompt_id, data["version"], data["system"], data["user"])
+    template.placeholders()  # a stray `$` fails here, when the file is read, not mid-job
+    return template
 
 
 def available_prompts() -> list[str]:

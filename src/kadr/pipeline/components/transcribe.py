@@ -18,7 +18,7 @@ from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 from kadr.pipeline.components.audio import SAMPLE_RATE, wav_pieces
-from kadr.pipeline.models import get_whisper_model
+from kadr.pipeline.models import get_whisper_model, return_freed_memory
 from kadr.providers import openai_audio
 from kadr.providers.openai_audio import RemoteTranscriptionError
 
@@ -74,6 +74,7 @@ def transcribe_locally(ctx: ComponentContext, wav: Path, duration: float) -> tup
         if language is None and detected:
             language = detected  # one language for the whole source, as one call would have said
         del samples  # the next piece is read only now
+        return_freed_memory()
     return segments, language or detected
 
 
@@ -96,14 +97,16 @@ def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str
 
 class Transcribe(Component):
     name = "transcribe"
-    version = "2"
+    version = "3"
     requires = ("audio",)
     defaults: ClassVar[dict[str, Any]] = {
         "model": None,
         "language": None,
         "beam_size": 5,
         "vad": True,
-        "piece_seconds": 300,
+        #: Whisper's peak memory grows with the piece (Silero VAD batches the whole piece):
+        #: 120 s pieces peak ~440 MB where 300 s pieces reached ~690 MB (bench/pipeline.py).
+        "piece_seconds": 120,
     }
     weight = 4.0
 
