@@ -11,6 +11,7 @@ from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import problem_responses
 from kadr.core.idempotency import IdempotencyKey
 from kadr.core.pagination import Page, PageDep, PageResult, Paginated
+from kadr.scenarios.assistant import AssistantService
 from kadr.scenarios.generation import GenerationService
 from kadr.scenarios.models import Platform, Role, Scenario, ScenarioStatus
 from kadr.scenarios.schemas import (
@@ -166,7 +167,7 @@ async def propose_titles(
     scenario_id: str, body: TitlesRequest, user: ScenariosWrite, session: SessionDep, settings: SettingsDep
 ) -> TitlesOut:
     """`n` title ideas from the language model, answered in the request; the scenario is not changed."""
-    titles = await GenerationService(session, settings).propose_titles(user.id, scenario_id, body.n)
+    titles = await AssistantService(session, settings).propose_titles(user.id, scenario_id, body.n)
     return TitlesOut(titles=titles)
 
 
@@ -180,7 +181,7 @@ async def rewrite_scene(
 ) -> ScenarioOut:
     """One scene rewritten by the language model as `instruction` says, answered in the request:
     a new version, its timing checked like any edit."""
-    access = await GenerationService(session, settings).rewrite_scene(
+    access = await AssistantService(session, settings).rewrite_scene(
         user.id, scenario_id, body.scene, body.instruction
     )
     return _out(access)

@@ -1,5 +1,5 @@
-"""Scenarios the language model writes: a generation from a brief or from a processed video (a
-job on the `llm` queue), title ideas and one scene rewritten (answered in the request).
+"""Scenarios the language model writes: a generation from a brief or from a processed video, a
+job on the `llm` queue (title ideas and scene rewrites, answered in the request: `assistant`).
 
 Every model call goes through `LLMService` (the daily budget, the render cache, a record of each
 call); the timing check of `scenarios.checks` is its `check=`, so an answer whose scenes do not
@@ -34,7 +34,6 @@ from kadr.runs.models import RunStatus
 from kadr.runs.service import RunService
 from kadr.scenarios import prompting
 from kadr.scenarios.checks import (
-    count_words,
     default_words_per_minute,
     describe,
     recut_problems,
@@ -47,12 +46,8 @@ from kadr.scenarios.schemas import (
     GenerateRequest,
     RecutDraft,
     ScenarioDraft,
-    Scene,
-    TitleIdeas,
 )
 from kadr.scenarios.service import (
-    ScenarioAccess,
-    ScenarioService,
     aspect_for,
     content_of,
     default_language,
@@ -62,7 +57,6 @@ from kadr.storage import get_storage
 GENERATE_JOB_KIND = "scenario.generate"
 TRANSCRIPT = "transcript.json"
 HIGHLIGHTS = "highlights.json"
-MAX_TITLE_CHARACTERS = 100
 
 
 def require_language_model(settings: Settings) -> None:
@@ -372,82 +366,3 @@ class GenerationService:
             error=error[:4000],
             updated_at=utcnow(),
         )
-
-    # --- edits with the model (answered in the request) -------------------------------
-
-    async def propose_titles(self, user_id: str, scenario_id: str, n: int) -> list[str]:
-        """`n` title ideas for the scenario as it is now; nothing is changed."""
-        scenario = (
-            await ScenarioService(self.session, self.settings).for_edit(user_id, scenario_id)
-        ).scenario
-        if scenario.status != ScenarioStatus.READY:
-            raise Conflict(f"scenario {scenario_id} is {scenario.status}: ask for titles once it is ready")
-
-        def check(ideas: TitleIdeas) -> str | None:
-            titles = [title.strip() for title in ideas.titles]
-            if len(titles) != n or len({title.casefold() for title in titles}) != n:
-                return f"give exactly {n} different titles (you gave {len(set(titles))} different)"
-            for position, title in enumerate(titles, 1):
-                if len(title) > MAX_TITLE_CHARACTERS:
-                    return f"title {position} has {len(title)} characters; at most {MAX_TITLE_CHARACTERS}"
-            return None
-
-        ideas, _ = await LLMService(self.session, self.settings).generate_object(
-            user_id,
-            prompting.titles_prompt(scenario, n, MAX_TITLE_CHARACTERS),
-            TitleIdeas,
-            purpose="scenario.titles",
-            cache_scope={
-                "scenario_id": scenario_id,
-                "version": scenario.version,
-                "n": n,
-                "render_profile": "scenario.titles",
-            },
-            subject_id=scenario_id,
-            language=scenario.language,
-            check=check,
-            max_tokens=60 + 45 * n,
-        )
-        return [title.strip() for title in ideas.titles]
-
-    async def rewrite_scene(
-        self, user_id: str, scenario_id: str, number: int, instruction: str
-    ) -> ScenarioAccess:
-        """Scene `number` rewritten as `instruction` says: a new version, timing checked."""
-        service = ScenarioService(self.session, self.settings)
-        scenario = (await service.for_edit(user_id, scenario_id)).scenario
-        if scenario.status != ScenarioStatus.READY:
-            raise Conflict(f"scenario {scenario_id} is {scenario.status}: rewrite scenes once it is ready")
-        scenes = [Scene.model_validate(scene) for scene in scenario.scenes]
-        if not 1 <= number <= len(scenes):
-            raise ValidationFailed(f"scene: scenario {scenario_id} has scenes 1-{len(scenes)}, not {number}")
-        old = scenes[number - 1]
-        target, words_per_minute = scenario.target_duration_s, scenario.words_per_minute
-
-        def check(scene: Scene) -> str | None:
-            if scene.n != number:
-                return f"the scene must keep its number: n = {number}, not {scene.n}"
-            changed = [*scenes[: number - 1], scene, *scenes[number:]]
-            problems = timing_problems(changed, target, words_per_minute)
-            if old.source_start is not None:
-                problems += recut_problems([scene], 0.0)
-            return describe(problems)
-
-        scene, _ = await LLMService(self.session, self.settings).generate_object(
-            user_id,
-            prompting.rewrite_prompt(scenario, old, instruction),
-            Scene,
-            purpose="scenario.rewrite_scene",
-            subject_id=scenario_id,
-            language=scenario.language,
-            check=check,
-            max_tokens=prompting.rewrite_token_limit(old, words_per_minute),
-        )
-        values = content_of(scenario)
-        values["scenes"] = [(scene if s.n == number else s).model_dump(mode="json") for s in scenes]
-        words = count_words(scene.narration)
-        await service.save_version(
-            scenario, values, f"rewrote scene {number} ({words} words): {instruction}", user_id
-        )
-        await self.session.commit()
-        return await service.access(user_id, scenario_id)
