@@ -28,6 +28,25 @@ _generate_lock = threading.Lock()
 _models: dict[tuple[str, int, int], Any] = {}
 #: Fixed sampling seed: the same prompt gives the same answer on the same model.
 SEED = 1234
+#: The longest string bound the grammar carries. llama-cpp-python writes `maxLength: n` as n
+#: nested optional characters; past about a thousand llama.cpp refuses the grammar ("exceeds
+#: sane defaults") and then crashes the process (llama-cpp-python 0.3.x). Longer bounds are left
+#: to the gateway's validation, which re-asks an answer that runs past them.
+GRAMMAR_MAX_STRING_LENGTH = 500
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` as llama.cpp's grammar can take it: string bounds over GRAMMAR_MAX_STRING_LENGTH
+    dropped (a copy; the schema the answer is validated against keeps them)."""
+    if isinstance(schema, dict):
+        return {
+            key: grammar_schema(value)
+            for key, value in schema.items()
+            if not (key == "maxLength" and isinstance(value, int) and value > GRAMMAR_MAX_STRING_LENGTH)
+        }
+    if isinstance(schema, list):
+        return [grammar_schema(value) for value in schema]
+    return schema
 
 
 def runtime_available() -> bool:
@@ -89,7 +108,10 @@ class LocalEngine:
             "stream": True,
         }
         if request.json_schema is not None:
-            options["response_format"] = {"type": "json_object", "schema": request.json_schema}
+            options["response_format"] = {
+                "type": "json_object",
+                "schema": grammar_schema(request.json_schema),
+            }
         prompt_text = "\n".join(message["content"] for message in request.messages)
         parts: list[str] = []
         finish_reason = "stop"
