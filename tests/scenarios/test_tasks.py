@@ -213,6 +213,7 @@ def _embedded_model_missing() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # minutes per scenario on a small CPU
 @pytest.mark.skipif(_embedded_model_missing() is not None, reason=str(_embedded_model_missing()))
 async def test_generate_with_the_embedded_model(client_with: ClientWith) -> None:
     """The real embedded model writes a 60 s Russian and an English scenario that pass the check."""

@@ -44,7 +44,7 @@ def brief_of(body: dict[str, Any]) -> dict[str, Any]:
         "words_per_minute": int(
             _find(r"Narration speed: (\d+) words", prompt, "") or _find(r"\* (\d+) / 60", system, "150")
         ),
-        "scenes": int(_find(r"Scenes: about (\d+)", prompt, "4")),
+        "scenes": int(_find(r"Scenes: (?:write exactly|about) (\d+)", prompt, "4")),
     }
 
 

@@ -68,8 +68,12 @@ def answer_token_limit(expected: int) -> int:
 
 
 def _brief_values(brief: dict[str, Any]) -> dict[str, Any]:
+    """The brief as the templates say it, with a plan a small model can follow: how many scenes,
+    how long each, how many words each (it copies numbers better than it does sums)."""
     duration_s = brief["duration_s"]
     words_per_minute = brief["words_per_minute"]
+    scene_count = suggested_scene_count(duration_s)
+    scene_seconds = round(duration_s / scene_count, 1)
     return {
         "topic": brief.get("topic") or "the video's best moments",
         "audience": brief.get("audience") or "a general audience",
@@ -81,8 +85,10 @@ def _brief_values(brief: dict[str, Any]) -> dict[str, Any]:
         "language_name": language_name(brief["language"]),
         "duration_s": str(duration_s),
         "words_per_minute": str(words_per_minute),
-        "words_in_8_seconds": str(max_words(8, words_per_minute)),
-        "scene_count": str(suggested_scene_count(duration_s)),
+        "scene_count": str(scene_count),
+        "scene_seconds": f"{scene_seconds:g}",
+        # A little under the most the scene holds: models run a word or two over what they are told.
+        "scene_words": str(max(1, max_words(scene_seconds, words_per_minute) - 2)),
     }
 
 
