@@ -11,6 +11,7 @@ from kadr.scenarios.checks import (
     default_words_per_minute,
     max_words,
     recut_problems,
+    repetition_problems,
     timing_problem,
     timing_problems,
 )
@@ -87,6 +88,13 @@ def test_a_recut_scene_lasts_as_long_as_its_piece_of_the_source() -> None:
     assert "past the end of the source (120 s)" in past_end.message
     (missing,) = recut_problems([scene(1, 10)], 120.0)
     assert "give its source_start and source_end" in missing.message
+
+
+def test_a_looping_model_is_told_which_scene_repeats_which() -> None:
+    scenes = [scene(1, 20, 5), scene(2, 20, 4), scene(3, 20, 5)]
+    (problem,) = repetition_problems(scenes)
+    assert problem.scene == 3 and "scene 3 repeats the narration of scene 1" in problem.message
+    assert timing_problems(scenes, 60, 150) == [], "people may repeat a line: only generation asks"
 
 
 @pytest.mark.parametrize(

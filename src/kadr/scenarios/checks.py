@@ -102,6 +102,25 @@ def _total_problem(
     )
 
 
+def repetition_problems(scenes: Sequence[Scene]) -> list[TimingProblem]:
+    """Scenes whose narration repeats an earlier one word for word: what a small model does when
+    it loops. Only generation asks this (a person may repeat a line on purpose)."""
+    problems: list[TimingProblem] = []
+    said: dict[str, int] = {}
+    for scene in scenes:
+        key = " ".join(_WORD.findall(scene.narration.casefold()))
+        if key and key in said:
+            problems.append(
+                TimingProblem(
+                    scene.n,
+                    f"scene {scene.n} repeats the narration of scene {said[key]}: every scene must say "
+                    "something new",
+                )
+            )
+        said.setdefault(key, scene.n)
+    return problems
+
+
 def recut_problems(scenes: Sequence[Scene], source_duration_s: float) -> list[TimingProblem]:
     """What is wrong with a re-cut plan's pieces of the source: each scene must name one inside
     the source and last as long as it."""

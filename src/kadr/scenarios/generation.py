@@ -37,6 +37,7 @@ from kadr.scenarios.checks import (
     default_words_per_minute,
     describe,
     recut_problems,
+    repetition_problems,
     timing_problems,
 )
 from kadr.scenarios.models import FINISHED_SCENARIO_STATUSES, Scenario, ScenarioStatus, ScenarioVersion
@@ -211,7 +212,9 @@ class GenerationService:
             purpose="scenario.generate",
             prompt=prompting.generate_prompt(brief),
             schema=ScenarioDraft,
-            check=lambda draft: describe(timing_problems(draft.scenes, target, words_per_minute)),
+            check=lambda draft: describe(
+                timing_problems(draft.scenes, target, words_per_minute) + repetition_problems(draft.scenes)
+            ),
             cache_scope={**brief, "render_profile": "scenario.generate"},
             expected_tokens=expected,
             max_tokens=prompting.answer_token_limit(expected),
@@ -231,6 +234,7 @@ class GenerationService:
         def check(draft: RecutDraft) -> str | None:
             return describe(
                 timing_problems(draft.scenes, target, words_per_minute)
+                + repetition_problems(draft.scenes)
                 + recut_problems(draft.scenes, source_duration)
             )
 
