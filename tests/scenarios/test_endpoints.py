@@ -207,6 +207,10 @@ async def test_a_read_only_link_opens_without_login_until_revoked(client: httpx.
     listed = (await client.get(f"/v1/scenarios/{created['id']}/shares", headers=headers)).json()
     assert listed["total"] == 1 and listed["items"][0]["token"] is None, "the token is shown once"
 
+    (event,) = (await client.get("/v1/events?type=scenario.shared", headers=headers)).json()["items"]
+    assert event["data"]["share_id"] == link["id"] and event["data"]["kind"] == "link"
+    assert link["token"] not in str(event), "the token is kept nowhere but in the answer"
+
     revoked = await client.delete(f"/v1/scenarios/{created['id']}/shares/{link['id']}", headers=headers)
     assert revoked.status_code == 204
     assert_problem(await client.get(f"/v1/shared/scenarios/{link['token']}"), 404)

@@ -84,6 +84,21 @@ async def test_scenes_that_do_not_add_up_are_asked_again_with_the_problem(
     assert 54 <= total_seconds(ready) <= 66
 
 
+async def test_scenes_that_repeat_each_other_are_asked_again_once(
+    api: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(api, "loops@example.com")
+    looping = json.loads(scriptwriter(_empty_request()))
+    for scene in looping["scenes"]:
+        scene["narration"] = "coffee is ready"
+    openai_server.then(Reply(json.dumps(looping)), Reply(json.dumps(looping)))
+    ready = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
+    _, second_ask = openai_server.requests
+    assert "scene 2 repeats the narration of scene 1" in second_ask.body["messages"][-1]["content"]
+    assert ready["status"] == "ready", "a model that loops again is not failed for it"
+    assert [scene["narration"] for scene in ready["scenes"]] == ["coffee is ready"] * 4
+
+
 async def test_the_same_brief_again_is_answered_from_the_render_cache(
     api: httpx.AsyncClient, openai_server: OpenAIServer
 ) -> None:

@@ -75,6 +75,27 @@ def require_language_model(settings: Settings) -> None:
         )
 
 
+def draft_check(
+    target_duration_s: float, words_per_minute: int, source_duration_s: float | None = None
+) -> Callable[[Any], str | None]:
+    """The gateway's `check=` of one generation: the timing (and for a re-cut, its pieces of the
+    source) must hold. A first answer whose scenes repeat each other is asked again as well, once:
+    a small model that loops again is not failed for it (its scenes can be rewritten one by one)."""
+    answers = 0
+
+    def check(draft: Any) -> str | None:
+        nonlocal answers
+        answers += 1
+        problems = timing_problems(draft.scenes, target_duration_s, words_per_minute)
+        if source_duration_s is not None:
+            problems += recut_problems(draft.scenes, source_duration_s)
+        if answers == 1:
+            problems += repetition_problems(draft.scenes)
+        return describe(problems)
+
+    return check
+
+
 @dataclass(frozen=True)
 class GenerationPlan:
     """What a generation job asks the model, made from the scenario's brief."""
@@ -212,9 +233,7 @@ class GenerationService:
             purpose="scenario.generate",
             prompt=prompting.generate_prompt(brief),
             schema=ScenarioDraft,
-            check=lambda draft: describe(
-                timing_problems(draft.scenes, target, words_per_minute) + repetition_problems(draft.scenes)
-            ),
+            check=draft_check(target, words_per_minute),
             cache_scope={**brief, "render_profile": "scenario.generate"},
             expected_tokens=expected,
             max_tokens=prompting.answer_token_limit(expected),
@@ -231,13 +250,6 @@ class GenerationService:
         source_duration = prompting.source_duration_of(transcript)
         expected = prompting.expected_answer_tokens(target, words_per_minute, brief["language"]) + 80
 
-        def check(draft: RecutDraft) -> str | None:
-            return describe(
-                timing_problems(draft.scenes, target, words_per_minute)
-                + repetition_problems(draft.scenes)
-                + recut_problems(draft.scenes, source_duration)
-            )
-
         return GenerationPlan(
             scenario_id=scenario.id,
             owner_id=scenario.owner_id,
@@ -245,7 +257,7 @@ class GenerationService:
             purpose="scenario.from_run",
             prompt=prompting.recut_prompt(brief, transcript, highlights),
             schema=RecutDraft,
-            check=check,
+            check=draft_check(target, words_per_minute, source_duration),
             cache_scope={**brief, "render_profile": "scenario.from_run"},
             expected_tokens=expected,
             max_tokens=prompting.answer_token_limit(expected),

@@ -10,8 +10,8 @@ from kadr.core.db import dispose_database, get_database
 from kadr.runs.local import LOCAL_USER_EMAIL
 from kadr.scenarios.generation import GenerationService
 from kadr.scenarios.models import FINISHED_SCENARIO_STATUSES, Scenario
-from kadr.scenarios.repository import ScenarioRepository
 from kadr.scenarios.schemas import GenerateRequest
+from kadr.scenarios.service import ScenarioService
 
 POLL_SECONDS = 0.25
 
@@ -33,11 +33,10 @@ async def generate_locally(
                 scenario = await GenerationService(session, settings).generate(owner_id, request)
             while True:
                 async with database.session() as session:
-                    found = await ScenarioRepository(session).get(owner_id, scenario.id)
-                scenario = found or scenario
+                    scenario = (await ScenarioService(session, settings).get(owner_id, scenario.id)).scenario
                 if on_update is not None:
                     on_update(scenario)
-                if found is None or scenario.status in FINISHED_SCENARIO_STATUSES:
+                if scenario.status in FINISHED_SCENARIO_STATUSES:
                     return scenario
                 await asyncio.sleep(POLL_SECONDS)
     finally:

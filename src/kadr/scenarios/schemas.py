@@ -25,9 +25,10 @@ LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 class Scene(Schema):
     n: int = Field(ge=1, le=MAX_SCENES, description="Scene number: 1, 2, 3… in order")
     duration_s: float = Field(gt=0, le=MAX_DURATION_S, description="Seconds on screen")
+    # What is said comes first: a model writing the picture first tends to say the picture.
+    narration: str = Field(max_length=2000, description="What is said (voice-over)")
     visual: str = Field(max_length=600, description="What is seen")
     shot: str = Field(max_length=120, description="Framing and camera: close-up, wide, screen capture…")
-    narration: str = Field(max_length=2000, description="What is said (voice-over)")
     on_screen_text: str = Field("", max_length=200, description="Text overlaid on the picture")
     source_start: float | None = Field(
         None, ge=0, description="Re-cuts: where in the source video the scene starts (seconds)"

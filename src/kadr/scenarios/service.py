@@ -324,9 +324,9 @@ class ScenarioService:
             created_at=utcnow(),
         )
         self.scenarios.add(share)
-        url = f"{self.settings.resolved_public_url}/v1/shared/scenarios/{token}"
-        await self._emit_shared(scenario, scenario.owner_id, share, url=url)
-        return NewShare(share, token, url)
+        # The event names the link, never its URL: the token is kept nowhere but in the answer.
+        await self._emit_shared(scenario, scenario.owner_id, share, share_id=share.id)
+        return NewShare(share, token, f"{self.settings.resolved_public_url}/v1/shared/scenarios/{token}")
 
     async def _share_with_user(self, scenario: Scenario, request: ShareCreate) -> NewShare:
         assert request.email is not None
