@@ -527,6 +527,11 @@ class RunService:
         }
         return pipeline_run
 
+    async def owner_of(self, run_id: str) -> str | None:
+        """Whose run this is (for the worker, which knows only the run's id); None if it is gone."""
+        run = await self.runs.get_unscoped(run_id)
+        return run.owner_id if run is not None else None
+
     async def record_component(
         self, run_id: str, record: ComponentRecord, overall: float | None, *, starting: bool = False
     ) -> None:
