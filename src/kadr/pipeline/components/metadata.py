@@ -30,6 +30,7 @@ from kadr.pipeline.base import (
 )
 from kadr.pipeline.model_calls import ModelCalls, signature_param
 
+METADATA_ARTIFACT = "metadata.json"
 YOUTUBE_TITLE_CHARS = 100
 YOUTUBE_DESCRIPTION_BYTES = 5000
 #: All tags together, commas between them included, and a tag with a space counted with the
@@ -233,11 +234,11 @@ class Metadata(Component):
             )
             document["video"] = self._describe(model, prompt, language)
         document["model"] = model.signature
-        out = ctx.output("metadata.json")
+        out = ctx.output(METADATA_ARTIFACT)
         out.write_text(json.dumps(document, indent=1, ensure_ascii=False))
         ctx.progress(1.0)
         return ComponentResult(
-            [ProducedArtifact("metadata.json", out, "json", "application/json")],
+            [ProducedArtifact(METADATA_ARTIFACT, out, "json", "application/json")],
             {
                 "clips": len(clips),
                 "video": bool(ctx.params["video"]),
