@@ -283,7 +283,16 @@ def propose_candidates(
             continue
         text = " ".join(s.text for s in sentences[window.first : window.last + 1])
         candidates.append(
-            Candidate(len(candidates) + 1, start, end, text, _local_score(window), window.reason)
+            Candidate(
+                len(candidates) + 1,
+                start,
+                end,
+                text,
+                _local_score(window),
+                window.reason,
+                window.first,
+                window.last,
+            )
         )
         if len(candidates) >= limit:
             break

@@ -35,6 +35,13 @@ class Candidate:
     text: str
     local_score: float
     local_reason: str
+    #: The sentences it spans (indexes into the transcript's sentences).
+    first_sentence: int
+    last_sentence: int
+
+    def shares_sentences(self, other: Candidate) -> bool:
+        """Whether both clips would show a sentence (their padding around the words may touch)."""
+        return self.first_sentence <= other.last_sentence and other.first_sentence <= self.last_sentence
 
 
 class RankedMoment(BaseModel):
@@ -82,7 +89,7 @@ def rank_with_model(
     model: ModelCalls, candidates: list[Candidate], *, count: int, language: str | None
 ) -> tuple[list[dict[str, Any]], int]:
     """The moments the model chose, best first, cut at their candidates' sentence boundaries;
-    and how many chosen moments were dropped for overlapping a better one."""
+    and how many chosen moments were dropped for sharing a sentence with a better one."""
     wanted = min(count, len(candidates))
     prompt = get_prompt(PROMPT_ID).render(
         count=str(wanted),
@@ -102,12 +109,12 @@ def rank_with_model(
     # The model's order breaks ties of its scores; more moments than asked for are not kept.
     ordered = sorted(answer.moments[:wanted], key=lambda moment: -moment.score)
     chosen: list[dict[str, Any]] = []
-    taken: list[tuple[float, float]] = []
+    taken: list[Candidate] = []
     for moment in ordered:
         candidate = by_number[moment.candidate]
-        if any(candidate.start < end and start < candidate.end for start, end in taken):
-            continue  # candidates may overlap a little; a clip twice over is no use
-        taken.append((candidate.start, candidate.end))
+        if any(candidate.shares_sentences(other) for other in taken):
+            continue  # candidates may overlap a little; the same sentence in two clips is no use
+        taken.append(candidate)
         chosen.append(
             {
                 "rank": len(chosen) + 1,

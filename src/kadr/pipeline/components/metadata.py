@@ -87,7 +87,7 @@ def truncate_words(text: str, limit: int, unit: Unit = "chars") -> str:
         boundary = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
         if boundary > 0:
             head = head[:boundary]
-    head = head.rstrip(" \t\n,;:-\u2013\u2014")  # no dangling dash or comma before the ellipsis
+    head = head.rstrip(" \t\n.,;:-\u2013\u2014")  # no dangling stop, dash or comma before it
     return (head or text[: max(0, room)]) + ELLIPSIS
 
 
