@@ -24,6 +24,7 @@ from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
+from kadr.llm.service import LLMService
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
 from kadr.pipeline.base import DONE_COMPONENT_STATUSES, PRODUCED_COMPONENT_STATUSES
@@ -279,6 +280,10 @@ class RunService:
         if cached is not None:
             await self._copy_from_cache(run, cached, video.storage_key)
         else:
+            if any("llm" in params for params in plan.values()):
+                # A run whose components ask the model is refused while the day's budget is
+                # spent (429 with Retry-After), rather than failing half-way through.
+                await LLMService(self.session, self.settings).check_budget(owner_id)
             run.components = [
                 RunComponent(name=name, position=i, status=ComponentStatus.PENDING)
                 for i, name in enumerate(plan)
