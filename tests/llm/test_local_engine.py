@@ -101,3 +101,21 @@ def test_a_prompt_longer_than_the_context_is_refused_before_it_runs() -> None:
         LLMGateway(settings, engine).generate_text(
             PROMPT.render(language="English", topic="words " * 400), purpose="test", max_tokens=64
         )
+
+
+class LongText(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1, max_length=6000)
+
+
+def test_a_schema_with_long_string_bounds_is_answered(gateway: LLMGateway) -> None:
+    """llama.cpp's grammar crashed the process on a 6000-character bound (a segfault in the
+    sampler, seen with the metadata component): long bounds are checked after the answer."""
+    answer = gateway.generate_object(
+        PROMPT.render(language="English", topic="lighting a room"),
+        LongText,
+        purpose="test",
+        language="en",
+        max_tokens=160,
+    )
+    assert answer.value.title and answer.value.description

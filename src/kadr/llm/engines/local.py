@@ -30,6 +30,26 @@ _models: dict[tuple[str, int, int], Any] = {}
 SEED = 1234
 
 
+#: Longest string bound turned into grammar; llama.cpp expands `{1,6000}` into thousands of
+#: rules, which crashes its sampler (a segfault, seen with a 6000-character description) or
+#: crawls. Longer bounds are left to validation after the answer (and a re-ask).
+MAX_GRAMMAR_STRING_BOUND = 256
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` with string length bounds llama.cpp's grammar cannot take dropped."""
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: grammar_schema(value) for key, value in schema.items()}
+    if int(result.get("maxLength", 0) or 0) > MAX_GRAMMAR_STRING_BOUND:
+        result.pop("maxLength")
+        if int(result.get("minLength", 0) or 0) > 1:
+            result.pop("minLength")
+    return result
+
+
 def runtime_available() -> bool:
     """Whether llama-cpp-python imports (it loads its shared library: not for health probes)."""
     try:
@@ -89,7 +109,10 @@ class LocalEngine:
             "stream": True,
         }
         if request.json_schema is not None:
-            options["response_format"] = {"type": "json_object", "schema": request.json_schema}
+            options["response_format"] = {
+                "type": "json_object",
+                "schema": grammar_schema(request.json_schema),
+            }
         prompt_text = "\n".join(message["content"] for message in request.messages)
         parts: list[str] = []
         finish_reason = "stop"
