@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
+
 """LLMService on a real migrated SQLite database: every call recorded, the daily budget
 enforced before any model call, and answers reused from the render cache."""
 
