@@ -1,4 +1,3 @@
-
 """The gateway as its callers rely on it: a valid answer or a clear failure, re-asks that tell
 the model what was wrong, the language asked for, and the cost of every call."""
 

@@ -1,4 +1,3 @@
-
 """LLMService on a real migrated SQLite database: every call recorded, the daily budget
 enforced before any model call, and answers reused from the render cache."""
 
