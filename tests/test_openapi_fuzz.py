@@ -32,7 +32,14 @@ def running_kadr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         "google_token_url": "http://127.0.0.1:9/token",
         "youtube_api_url": "http://127.0.0.1:9",
     }
-    with kadr_up(folder / "var", folder / "kadr.log", **google) as (base_url, _process):
+    # A language model configured (generation answers 202, not 501) on a closed local port too.
+    llm = {
+        "llm_engine": "openai",
+        "llm_url": "http://127.0.0.1:9/v1",
+        "llm_model": "fuzz",
+        "llm_max_retries": 0,
+    }
+    with kadr_up(folder / "var", folder / "kadr.log", **google, **llm) as (base_url, _process):
         with httpx.Client(base_url=base_url, timeout=30) as client:
             account = {"email": "fuzz@example.com", "password": PASSWORD}
             assert client.post("/v1/auth/register", json=account).status_code == 201

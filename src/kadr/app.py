@@ -70,6 +70,7 @@ def create_app(
     from kadr.notifications.endpoints import router as notifications_router
     from kadr.publications.endpoints import router as publications_router
     from kadr.runs.endpoints import router as runs_router
+    from kadr.scenarios.endpoints import router as scenarios_router
     from kadr.videos.endpoints import router as videos_router
 
     app.include_router(health_router)
@@ -79,5 +80,6 @@ def create_app(
     app.include_router(channels_router, prefix="/v1")
     app.include_router(publications_router, prefix="/v1")
     app.include_router(notifications_router, prefix="/v1")
+    app.include_router(scenarios_router, prefix="/v1")
     document_problems(app, authenticated_by=(current_principal,))
     return app

@@ -19,6 +19,8 @@ from kadr.config import Settings, get_settings
 app = typer.Typer(help="kadr: self-hosted backend for AI video work.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+scenario_app = typer.Typer(help="Write video scenarios with the language model.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
 models_app = typer.Typer(
     help="The embedded models: list them, assemble and verify them.", no_args_is_help=True
 )
@@ -279,6 +281,106 @@ def process(
     console.print(table)
     cached = f" (from cache of {result.cached_from})" if result.cached_from else ""
     console.print(f"run {result.run_id} succeeded{cached}; artifacts in {out}")
+
+
+@scenario_app.command("generate")
+def scenario_generate(
+    topic: Annotated[str, typer.Option(help="What the video is about")],
+    language: Annotated[str | None, typer.Option(help="ru, en, …; default the user's language")] = None,
+    duration: Annotated[int, typer.Option(help="Target duration in seconds")] = 60,
+    platform: Annotated[str, typer.Option(help="youtube_shorts, youtube, tiktok, reels, telegram…")] = (
+        "youtube_shorts"
+    ),
+    aspect: Annotated[str | None, typer.Option(help="9:16, 16:9, 1:1 or 4:5; default the platform's")] = None,
+    audience: Annotated[str, typer.Option(help="Who it is for")] = "",
+    tone: Annotated[str, typer.Option(help="How it should sound")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scenario as JSON")] = False,
+) -> None:
+    """Generate a scenario with the configured language model (KADR_LLM_*), with a progress bar,
+    through the same job as the API; print it."""
+    from pydantic import ValidationError
+
+    from kadr.core.errors import KadrError
+    from kadr.core.logging import configure_logging
+    from kadr.scenarios.local import generate_locally
+    from kadr.scenarios.models import ScenarioStatus
+    from kadr.scenarios.schemas import GenerateRequest
+
+    try:
+        request = GenerateRequest.model_validate(
+            {
+                "topic": topic,
+                "language": language,
+                "duration_s": duration,
+                "platform": platform,
+                "aspect": aspect,
+                "audience": audience,
+                "tone": tone,
+            }
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        console.print(f"[red]error:[/red] {'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+        raise typer.Exit(2) from None
+    progress = Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("scenario", total=1.0, status=ScenarioStatus.QUEUED)
+    settings = _settings()
+    # A person watches the bar: the worker's info lines would only push it around (to stderr,
+    # like everything but the scenario; warnings still show).
+    configure_logging("WARNING", settings.log_json)
+
+    def on_update(scenario: Any) -> None:
+        progress.update(task, completed=scenario.progress, status=scenario.status)
+
+    try:
+        with progress:
+            scenario = asyncio.run(generate_locally(settings, request, on_update))
+    except KadrError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    if scenario.status != ScenarioStatus.READY:
+        console.print(f"[red]scenario {scenario.id} {scenario.status}:[/red] {scenario.error}")
+        raise typer.Exit(1)
+    _print_scenario(scenario, as_json)
+    cached = " (from the render cache)" if scenario.from_cache else ""
+    console.print(f"scenario {scenario.id} is ready{cached}")
+
+
+def _print_scenario(scenario: Any, as_json: bool) -> None:
+    """The scenario on standard output: JSON, or a readable script."""
+    from kadr.scenarios.models import CONTENT_FIELDS
+
+    if as_json:
+        content = {name: getattr(scenario, name) for name in CONTENT_FIELDS}
+        sys.stdout.write(json.dumps({"id": scenario.id, **content}, ensure_ascii=False, indent=2) + "\n")
+        return
+    out = Console()
+    out.print(f"[bold]{scenario.title}[/bold]")
+    out.print(scenario.logline)
+    out.print(
+        f"{scenario.platform}, {scenario.aspect}, {scenario.language}, {scenario.target_duration_s} s "
+        f"at {scenario.words_per_minute} words per minute"
+    )
+    out.print(f"[bold]Hook:[/bold] {scenario.hook}")
+    table = Table("n", "s", "shot", "visual", "narration", "on screen")
+    for scene in scenario.scenes:
+        table.add_row(
+            str(scene["n"]),
+            f"{scene['duration_s']:g}",
+            scene["shot"],
+            scene["visual"],
+            scene["narration"],
+            scene.get("on_screen_text") or "",
+        )
+    out.print(table)
+    out.print(f"[bold]Call to action:[/bold] {scenario.call_to_action}")
 
 
 @models_app.command("install")

@@ -9,7 +9,17 @@ from tests.support.api import assert_problem, register
 
 pytestmark = pytest.mark.anyio
 
-LIST_ROUTES = ["/v1/videos", "/v1/runs", "/v1/channels", "/v1/publications", "/v1/events", "/v1/api-keys"]
+LIST_ROUTES = [
+    "/v1/videos",
+    "/v1/runs",
+    "/v1/channels",
+    "/v1/publications",
+    "/v1/events",
+    "/v1/api-keys",
+    "/v1/scenarios",
+    "/v1/scenarios/{scenario_id}/versions",
+    "/v1/scenarios/{scenario_id}/shares",
+]
 
 
 async def test_every_paginated_route_is_covered(client: httpx.AsyncClient) -> None:

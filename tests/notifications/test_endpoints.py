@@ -25,6 +25,8 @@ ALL_EVENTS = [
     "publication.published",
     "publication.failed",
     "channel.needs_reauth",
+    "scenario.generated",
+    "scenario.shared",
 ]
 
 

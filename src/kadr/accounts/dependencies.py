@@ -45,6 +45,8 @@ __all__ = [
     "RequireScope",
     "RunsRead",
     "RunsWrite",
+    "ScenariosRead",
+    "ScenariosWrite",
     "Scope",
     "Scoped",
     "VideosRead",
@@ -165,6 +167,8 @@ PublicationsRead = Annotated[User, Depends(scoped(Scope.PUBLICATIONS_READ))]
 Publish = Annotated[User, Depends(scoped(Scope.PUBLISH))]
 NotificationsRead = Annotated[User, Depends(scoped(Scope.NOTIFICATIONS_READ))]
 NotificationsWrite = Annotated[User, Depends(scoped(Scope.NOTIFICATIONS_WRITE))]
+ScenariosRead = Annotated[User, Depends(scoped(Scope.SCENARIOS_READ))]
+ScenariosWrite = Annotated[User, Depends(scoped(Scope.SCENARIOS_WRITE))]
 
 
 async def _admin(principal: CurrentPrincipal) -> Principal:

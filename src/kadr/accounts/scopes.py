@@ -22,6 +22,9 @@ class Scope(StrEnum):
     PUBLISH = "publish"
     NOTIFICATIONS_READ = "notifications:read"
     NOTIFICATIONS_WRITE = "notifications:write"
+    SCENARIOS_READ = "scenarios:read"
+    #: Write, edit, generate, rewrite and share scenarios (generation spends the language model budget).
+    SCENARIOS_WRITE = "scenarios:write"
     #: Everything, including creating, listing and revoking API keys.
     ADMIN = "admin"
 
@@ -44,6 +47,8 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.PUBLISH: "schedule, change, cancel and retry publications",
     Scope.NOTIFICATIONS_READ: "read notification settings and the inbox (the event feed)",
     Scope.NOTIFICATIONS_WRITE: "change notification settings; mark notifications read",
+    Scope.SCENARIOS_READ: "list and read scenarios, their versions and shares",
+    Scope.SCENARIOS_WRITE: "write, edit, restore, delete, generate and share scenarios; titles and rewrites",
     Scope.ADMIN: "everything above, and create, list and revoke API keys",
 }
 

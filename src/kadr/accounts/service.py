@@ -154,6 +154,14 @@ class AccountService:
 
     # --- users and sessions ------------------------------------------------
 
+    async def user(self, user_id: str) -> User | None:
+        """The user `user_id` (for other domains, which never query accounts themselves)."""
+        return await self.accounts.user(user_id)
+
+    async def user_by_email(self, email: str) -> User | None:
+        """The user with `email`, whatever its case (for sharing with a person by address)."""
+        return await self.accounts.user_by_email(normalise_email(email))
+
     async def register(
         self,
         email: str,

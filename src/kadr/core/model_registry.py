@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "kadr.publications.models",
     "kadr.notifications.models",
     "kadr.llm.models",
+    "kadr.scenarios.models",
 )
 
 

@@ -76,6 +76,7 @@ TASK_MODULES = (
     "kadr.channels.tasks",
     "kadr.publications.tasks",
     "kadr.notifications.tasks",
+    "kadr.scenarios.tasks",
 )
 
 

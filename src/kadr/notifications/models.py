@@ -21,6 +21,8 @@ class EventType(enum.StrEnum):
     PUBLICATION_FAILED = "publication.failed"
     CHANNEL_NEEDS_REAUTH = "channel.needs_reauth"
     USER_REGISTERED = "user.registered"
+    SCENARIO_GENERATED = "scenario.generated"
+    SCENARIO_SHARED = "scenario.shared"
 
 
 #: Event types sent to a user who has not chosen (no `notification_settings` row): all but

@@ -33,6 +33,8 @@ _TITLES: dict[str, str] = {
     EventType.PUBLICATION_FAILED: "Publication failed",
     EventType.CHANNEL_NEEDS_REAUTH: "Channel needs to be reconnected",
     EventType.USER_REGISTERED: "Welcome to kadr",
+    EventType.SCENARIO_GENERATED: "Scenario written",
+    EventType.SCENARIO_SHARED: "Scenario shared",
 }
 
 
@@ -61,6 +63,8 @@ def render(event: Event) -> tuple[str, str]:
         ("Account", "email"),
         ("Video", "filename"),
         ("Profile", "profile"),
+        ("Shared by", "shared_by"),
+        ("Role", "role"),
         ("Link", "url"),
         ("Scheduled for", "publish_at"),
         ("Reason", "reason"),

@@ -28,11 +28,10 @@ _generate_lock = threading.Lock()
 _models: dict[tuple[str, int, int], Any] = {}
 #: Fixed sampling seed: the same prompt gives the same answer on the same model.
 SEED = 1234
-
-
-#: Longest string bound turned into grammar; llama.cpp expands `{1,6000}` into thousands of
-#: rules, which crashes its sampler (a segfault, seen with a 6000-character description) or
-#: crawls. Longer bounds are left to validation after the answer (and a re-ask).
+#: Longest string bound turned into grammar. llama-cpp-python writes `maxLength: n` as n nested
+#: optional characters; llama.cpp refused a 2000-character bound ("exceeds sane defaults") and
+#: segfaulted in its sampler on a 6000-character one, taking the worker process with it. Longer
+#: bounds are left to the gateway's validation, which re-asks an answer that runs past them.
 MAX_GRAMMAR_STRING_BOUND = 256
 
 

@@ -1,0 +1,1 @@
+"""Scenarios: structured video scripts, written by hand or by the language model."""
