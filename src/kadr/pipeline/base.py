@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kadr.config import Settings
 from kadr.core.errors import Cancelled
+from kadr.media.ffmpeg import run_ffmpeg
 
 if TYPE_CHECKING:
     from kadr.llm.gateway import LLMCall
@@ -147,6 +148,26 @@ class ComponentContext:
             raise Cancelled("cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise Cancelled("component deadline exceeded")
+
+    def run_ffmpeg(
+        self,
+        args: list[str],
+        *,
+        duration_seconds: float | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """ffmpeg for this component: the configured binary at `KADR_FFMPEG_NICENESS`, stopped
+        by a cancel or the component's deadline."""
+        run_ffmpeg(
+            args,
+            executable=self.settings.ffmpeg_binary,
+            cancel_event=self.cancel_event,
+            deadline=self.deadline,
+            duration_seconds=duration_seconds,
+            on_progress=on_progress,
+            threads=self.settings.ffmpeg_threads,
+            niceness=self.settings.ffmpeg_niceness,
+        )
 
     def seconds_left(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
