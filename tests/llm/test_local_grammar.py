@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from kadr.llm.engines.local import GRAMMAR_MAX_STRING_LENGTH, grammar_schema
+from kadr.llm.engines.local import MAX_GRAMMAR_STRING_BOUND, grammar_schema
 from kadr.llm.structured import response_schema
 
 
@@ -22,6 +22,6 @@ def test_long_string_bounds_are_left_out_of_the_grammar_and_the_rest_kept() -> N
     grammar = grammar_schema(schema)
     part = grammar["$defs"]["Part"]["properties"]
     assert "maxLength" not in part["text"] and part["name"]["maxLength"] == 40
-    assert grammar["properties"]["title"]["maxLength"] == 120 <= GRAMMAR_MAX_STRING_LENGTH
+    assert grammar["properties"]["title"]["maxLength"] == 120 <= MAX_GRAMMAR_STRING_BOUND
     assert grammar["properties"]["parts"]["maxItems"] == 30
     assert schema["$defs"]["Part"]["properties"]["text"]["maxLength"] == 2000, "the original is untouched"

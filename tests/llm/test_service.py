@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
 """LLMService on a real migrated SQLite database: every call recorded, the daily budget
 enforced before any model call, and answers reused from the render cache."""
 
@@ -34,8 +33,8 @@ async def session(settings: Settings, database: None) -> AsyncIterator[AsyncSess
         yield db_session
 
 
-async def new_user(session: AsyncSession, email: str = "ana@example.com") -> str:
-    return (await create_user(session, email, PASSWORD)).id
+async def new_user(session: AsyncSession, settings: Settings, email: str = "ana@example.com") -> str:
+    return (await create_user(session, email, PASSWORD, settings=settings)).id
 
 
 async def calls_of(session: AsyncSession, owner_id: str) -> list[LLMCallRecord]:
@@ -57,7 +56,7 @@ async def ask(llm: LLMService, owner_id: str, **options: Any) -> tuple[Verdict, 
 
 
 async def test_each_call_is_recorded(settings: Settings, server: OpenAIServer, session: AsyncSession) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server))
     value, cached = await ask(llm, owner, subject_id="scn_1")
@@ -80,7 +79,7 @@ async def test_each_call_is_recorded(settings: Settings, server: OpenAIServer, s
 async def test_a_failed_call_is_recorded_with_what_it_spent(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     bad = '{"title": "x", "score": 99}'
     server.answer = lambda body: bad
     llm = service(session, settings, gateway_for(settings, server, llm_repair_attempts=1))
@@ -95,7 +94,7 @@ async def test_a_failed_call_is_recorded_with_what_it_spent(
 async def test_an_unavailable_model_is_recorded(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.then(Failure(503, "overloaded", retry_after="120"))
     llm = service(session, settings, gateway_for(settings, server))
     with pytest.raises(LLMUnavailable):
@@ -108,8 +107,8 @@ async def test_an_unavailable_model_is_recorded(
 async def test_the_daily_budget_stops_calls_before_the_model_is_asked(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
-    other = await new_user(session, "ben@example.com")
+    owner = await new_user(session, settings)
+    other = await new_user(session, settings, "ben@example.com")
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server, llm_daily_tokens=20))
     await ask(llm, owner)  # spends more than 20 tokens: allowed, the budget was not spent yet
@@ -135,7 +134,7 @@ async def test_the_daily_budget_stops_calls_before_the_model_is_asked(
 async def test_yesterdays_tokens_do_not_count(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server, llm_daily_tokens=20))
     await ask(llm, owner)
@@ -150,7 +149,7 @@ async def test_yesterdays_tokens_do_not_count(
 async def test_the_same_request_is_answered_from_the_render_cache(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server))
     scope = {"video_id": "vid_1", "locale": "en"}
@@ -168,8 +167,8 @@ async def test_the_same_request_is_answered_from_the_render_cache(
 async def test_anything_the_answer_depends_on_makes_a_new_call(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
-    other = await new_user(session, "ben@example.com")
+    owner = await new_user(session, settings)
+    other = await new_user(session, settings, "ben@example.com")
     server.answer = lambda body: VERDICT_JSON
     gateway = gateway_for(settings, server)
     llm = service(session, settings, gateway)
@@ -193,7 +192,7 @@ async def test_anything_the_answer_depends_on_makes_a_new_call(
 async def test_without_a_cache_scope_every_call_asks_the_model(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server))
     await ask(llm, owner)
@@ -204,7 +203,7 @@ async def test_without_a_cache_scope_every_call_asks_the_model(
 async def test_an_expired_entry_is_asked_again_and_replaced(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server))
     await ask(llm, owner, cache_scope={"video_id": "vid_1"})
@@ -220,7 +219,7 @@ async def test_an_expired_entry_is_asked_again_and_replaced(
 async def test_an_entry_of_an_older_schema_is_asked_again(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = service(session, settings, gateway_for(settings, server))
     await ask(llm, owner, cache_scope={"video_id": "vid_1"})
@@ -238,7 +237,7 @@ async def test_two_identical_requests_at_once_both_get_their_answer(
 ) -> None:
     database_ = get_database(settings)
     async with database_.session() as session:
-        owner = await new_user(session)
+        owner = await new_user(session, settings)
     # Both are in flight before either stores its answer.
     server.then(Reply(VERDICT_JSON, delay=0.5), Reply(VERDICT_JSON, delay=0.5))
     gateway = gateway_for(settings, server)
@@ -259,7 +258,7 @@ async def test_two_identical_requests_at_once_both_get_their_answer(
 async def test_a_call_does_not_hold_the_database_while_the_model_thinks(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.then(Reply(VERDICT_JSON, delay=1.0))
     llm = service(session, settings, gateway_for(settings, server))
     call = asyncio.create_task(ask(llm, owner, cache_scope={"video_id": "vid_1"}))
@@ -276,7 +275,7 @@ async def test_a_call_does_not_hold_the_database_while_the_model_thinks(
 async def test_text_calls_are_recorded(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: "Спокойный разговор о садах."
     llm = service(session, settings, gateway_for(settings, server))
     text = await llm.generate_text(
@@ -288,7 +287,7 @@ async def test_text_calls_are_recorded(
 
 
 async def test_no_language_model_is_501_when_asked(settings: Settings, session: AsyncSession) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     llm = LLMService(session, settings.model_copy(update={"llm_engine": "off"}))
     with pytest.raises(LLMNotConfigured) as caught:
         await ask(llm, owner, cache_scope={"video_id": "vid_1"})
@@ -299,7 +298,7 @@ async def test_no_language_model_is_501_when_asked(settings: Settings, session: 
 async def test_the_service_finds_the_configured_gateway(
     settings: Settings, server: OpenAIServer, session: AsyncSession
 ) -> None:
-    owner = await new_user(session)
+    owner = await new_user(session, settings)
     server.answer = lambda body: VERDICT_JSON
     llm = LLMService(session, llm_settings(settings, server))
     assert (await ask(llm, owner))[0].score == 7

@@ -104,6 +104,25 @@ def test_ffmpeg_runs_in_its_own_process_group() -> None:
     assert groups and groups[0] != os.getpgrp()
 
 
+def test_ffmpeg_runs_at_the_niceness_asked_so_the_api_answers_first() -> None:
+    seen: list[int] = []
+
+    def watch() -> None:
+        for _ in range(50):
+            children = _ffmpeg_children()
+            if children:
+                seen.append(children[0].nice())
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    with pytest.raises(Cancelled):
+        run_ffmpeg(ENDLESS, deadline=time.monotonic() + 1.5, niceness=7)
+    watcher.join()
+    assert seen == [os.nice(0) + 7]
+
+
 def test_ffmpeg_dies_with_a_sigkilled_worker(tmp_path: Path) -> None:
     output = tmp_path / "attempt-1" / "out.nut"
     output.parent.mkdir()

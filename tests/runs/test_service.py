@@ -152,3 +152,30 @@ async def test_cancel_a_queued_run(settings: Settings, database: None, tmp_path:
             await service.cancel(owner, run.id)
         with pytest.raises(NotFound):
             await service.cancel("usr_someone_else", run.id)
+
+
+async def test_a_run_that_asks_the_model_is_refused_while_the_days_budget_is_spent(
+    settings: Settings, database: None, tmp_path: Path
+) -> None:
+    from kadr.core.errors import RateLimited
+    from kadr.llm.gateway import LLMCall
+    from kadr.llm.service import LLMService
+
+    remote = settings.model_copy(
+        update={
+            "llm_engine": "openai",
+            "llm_url": "http://127.0.0.1:9/v1",
+            "llm_model": "m",
+            "llm_daily_tokens": 100,
+        }
+    )
+    owner, video_id = await _owner_and_video(remote, tmp_path)
+    spent = LLMCall("test", "openai", "m", "p", 1, "h", tokens_in=80, tokens_out=40, outcome="ok", attempts=1)
+    async with get_database(remote).session() as session:
+        await LLMService(session, remote).record(owner, spent)
+        with pytest.raises(RateLimited) as refused:
+            await RunService(session, remote).create_run(owner, video_id, "clips-ai")
+        assert refused.value.slug == "llm-budget-exceeded" and "Retry-After" in refused.value.headers
+        # Work that needs no model is not held back by the model's budget.
+        run, _ = await RunService(session, remote).create_run(owner, video_id, "transcript-only")
+        assert run.status == RunStatus.QUEUED

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, SecretStr
@@ -27,6 +28,7 @@ from kadr.core.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from kadr.llm.engines.base import ChatRequest, Engine
 from kadr.llm.errors import LLMInvalidAnswer, LLMNotConfigured
 from kadr.llm.language import language_problem
+from kadr.llm.model_files import CATALOG
 from kadr.llm.prompts import RenderedPrompt
 from kadr.llm.structured import parse_answer, response_schema
 
@@ -291,6 +293,24 @@ def get_gateway(settings: Settings) -> LLMGateway:
         if _gateway is None or _gateway_key != key:
             _gateway, _gateway_key = LLMGateway(settings, create_engine(settings)), key
         return _gateway
+
+
+def model_signature(settings: Settings) -> str:
+    """`engine:model` of the gateway these settings make, from the settings alone (nothing is
+    loaded, assembled or hashed): what a pipeline's `config_hash` includes, so that cached runs
+    never mix answers of different models.
+
+    A catalog model is named with its pinned digest (`local:qwen2.5-coder-1.5b@cc324af070c2`),
+    a .gguf path by its file name only (`local:mymodel`), a remote model by its name
+    (`openai:gpt-4o-mini`). LLMNotConfigured when the language model is off."""
+    if settings.llm_engine == "off":
+        raise LLMNotConfigured("this installation has no language model (KADR_LLM_ENGINE=off)")
+    if settings.llm_engine == "openai":
+        return f"openai:{settings.llm_model}"
+    model = CATALOG.get(settings.llm_local_model)
+    if model is not None:
+        return f"local:{model.name}@{model.sha256[:12]}"
+    return f"local:{Path(settings.llm_local_model).expanduser().stem}"
 
 
 def create_engine(settings: Settings) -> Engine:

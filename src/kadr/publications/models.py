@@ -22,6 +22,10 @@ class PublicationStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+#: The `details` key of the Telegram caption a clip's metadata wrote, kept when the
+#: publication's title, description and tags all came from that metadata.
+TELEGRAM_CAPTION = "telegram_caption"
+
 FINISHED_PUBLICATION_STATUSES = (
     PublicationStatus.PUBLISHED,
     PublicationStatus.FAILED,

@@ -14,9 +14,18 @@ Privacy = Literal["private", "unlisted", "public"]
 
 
 class PublicationFields(BaseModel):
-    title: str = Field(min_length=1, max_length=100)
-    description: str = Field("", max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=60)
+    title: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Required, except for a clip whose run wrote metadata: its title is the default",
+    )
+    description: str | None = Field(
+        None, max_length=5000, description="Default: the clip's metadata description, or empty"
+    )
+    tags: list[str] | None = Field(
+        None, max_length=60, description="Default: the clip's metadata tags, or none"
+    )
     privacy: Privacy = Field(
         "private", description="YouTube privacy; unaudited Google projects upload private only"
     )

@@ -28,6 +28,7 @@ from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
 from kadr.publications.models import (
     FINISHED_PUBLICATION_STATUSES,
+    TELEGRAM_CAPTION,
     Publication,
     PublicationStatus,
 )
@@ -74,6 +75,8 @@ class PublicationService:
                 f"channel {channel.name} needs to be reconnected first: {channel.status_reason}"
             )
         size = await self._source_size(owner_id, body)
+        body, caption = await self._with_clip_metadata(owner_id, body)
+        assert body.title is not None  # given, or from the clip's metadata
         publisher_for(channel.kind).check_fits(self.settings, body, size)
         now = utcnow()
         publish_at = body.publish_at or now
@@ -85,14 +88,15 @@ class PublicationService:
             artifact_id=body.artifact_id,
             thumbnail_artifact_id=body.thumbnail_artifact_id,
             title=body.title,
-            description=body.description,
-            tags=body.tags,
+            description=body.description or "",
+            tags=body.tags or [],
             privacy=body.privacy,
             made_for_kids=body.made_for_kids,
             notify_subscribers=body.notify_subscribers,
             publish_at=publish_at,
             status=PublicationStatus.SCHEDULED,
             size_bytes=size,
+            details={TELEGRAM_CAPTION: caption} if caption else {},
             idempotency_key=idempotency.key if idempotency else None,
             idempotency_fingerprint=idempotency.fingerprint if idempotency else None,
             created_at=now,
@@ -140,6 +144,9 @@ class PublicationService:
         if not changes:
             return publication
         changes["updated_at"] = utcnow()
+        if TELEGRAM_CAPTION in publication.details and {"title", "description", "tags"} & set(changes):
+            # The metadata's caption was written for the texts that are being replaced.
+            changes["details"] = {k: v for k, v in publication.details.items() if k != TELEGRAM_CAPTION}
         if "publish_at" in changes:
             changes["preflight_at"] = None  # a new slot gets its own credentials check
         if not await self.publications.update(
@@ -410,6 +417,28 @@ class PublicationService:
         return (artifact.storage_key, artifact.content_type) if artifact is not None else None
 
     # --- helpers --------------------------------------------------------------------
+    async def _with_clip_metadata(
+        self, owner_id: str, body: PublicationCreate
+    ) -> tuple[PublicationCreate, str | None]:
+        """The request with what it leaves out (title, description, tags) taken from the
+        metadata its clip's run wrote; and that metadata's Telegram caption when the request
+        gave none of the three (a caption written for other texts would not match them)."""
+        given = {"title": body.title, "description": body.description, "tags": body.tags}
+        texts = None
+        if body.artifact_id and any(value is None for value in given.values()):
+            texts = await RunService(self.session, self.settings).clip_metadata(owner_id, body.artifact_id)
+        if texts is None:
+            if body.title is None:
+                raise ValidationFailed(
+                    "title is required: only a clip whose run wrote metadata (the `metadata` "
+                    "component, e.g. in the clips-ai profile) has a title to fall back on",
+                    field="title",
+                )
+            return body, None
+        filled = {name: texts[name] if value is None else value for name, value in given.items()}
+        caption = texts.get(TELEGRAM_CAPTION) if all(value is None for value in given.values()) else None
+        return body.model_copy(update=filled), caption
+
     async def _source_size(self, owner_id: str, body: PublicationCreate) -> int:
         runs = RunRepository(self.session)
         if body.thumbnail_artifact_id:

@@ -42,6 +42,22 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
         "description": "Transcript with word timings, and SRT/VTT subtitles.",
         "components": {"probe": {}, "audio": {}, "transcribe": {}, "subtitles": {}},
     },
+    "clips-ai": {
+        "description": (
+            "Everything in default, with the language model choosing and titling the highlights, "
+            "and writing titles, descriptions, tags and hashtags for each clip and the video."
+        ),
+        "components": {
+            "probe": {},
+            "audio": {},
+            "transcribe": {},
+            "highlights": {"engine": "llm"},
+            "clips": {},
+            "metadata": {},
+            "subtitles": {},
+            "thumbnails": {},
+        },
+    },
 }
 
 

@@ -24,9 +24,11 @@ from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
 from kadr.jobs import service as jobs
+from kadr.llm.service import LLMService
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
 from kadr.pipeline.base import DONE_COMPONENT_STATUSES, PRODUCED_COMPONENT_STATUSES
+from kadr.pipeline.components.metadata import METADATA_ARTIFACT, metadata_of_clip
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
     ArtifactRecord,
@@ -278,6 +280,10 @@ class RunService:
         if cached is not None:
             await self._copy_from_cache(run, cached, video.storage_key)
         else:
+            if any("llm" in params for params in plan.values()):
+                # A run whose components ask the model is refused while the day's budget is
+                # spent (429 with Retry-After), rather than failing half-way through.
+                await LLMService(self.session, self.settings).check_budget(owner_id)
             run.components = [
                 RunComponent(name=name, position=i, status=ComponentStatus.PENDING)
                 for i, name in enumerate(plan)
@@ -466,6 +472,18 @@ class RunService:
             return replace(content, redirect_to=self.download_url(artifact))
         return replace(content, stream=storage.open_read(artifact.storage_key))
 
+    async def clip_metadata(self, owner_id: str, artifact_id: str) -> dict[str, Any] | None:
+        """The title, description, tags, hashtags and Telegram caption the run's `metadata`
+        component wrote for this clip; None when it wrote none (404 for another's artifact)."""
+        clip = await self.artifact(owner_id, artifact_id)
+        document = next(
+            (a for a in await self.runs.artifacts(clip.run_id) if a.name == METADATA_ARTIFACT), None
+        )
+        if document is None:
+            return None
+        data = await asyncio.to_thread(self.storage.get_bytes, document.storage_key)
+        return metadata_of_clip(json.loads(data), clip.name)
+
     async def manifest(self, owner_id: str, run_id: str) -> dict[str, Any]:
         run = await self.get(owner_id, run_id)
         try:
@@ -526,6 +544,11 @@ class RunService:
             if record.status in DONE_COMPONENT_STATUSES
         }
         return pipeline_run
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """Whose run this is (for the worker, which knows only the run's id); None if it is gone."""
+        run = await self.runs.get_unscoped(run_id)
+        return run.owner_id if run is not None else None
 
     async def record_component(
         self, run_id: str, record: ComponentRecord, overall: float | None, *, starting: bool = False

@@ -11,6 +11,7 @@ from kadr.config import Settings
 from kadr.core.db import get_database
 from kadr.jobs.models import JobStatus
 from kadr.jobs.registry import JobContext, job_handler
+from kadr.llm.service import LLMService
 from kadr.pipeline.components import COMPONENTS
 from kadr.pipeline.orchestrator import ComponentRecord, Orchestrator
 from kadr.runs.service import RUN_JOB_KIND, RunService
@@ -18,17 +19,20 @@ from kadr.storage import get_storage
 
 
 class DatabaseRecorder:
-    """Persists what the orchestrator reports, one short transaction per report."""
+    """Persists what the orchestrator reports, one short transaction per report; a component's
+    language model calls are recorded with the run's owner (their tokens are the owner's)."""
 
     def __init__(self, settings: Settings, run_id: str) -> None:
         self.settings = settings
         self.run_id = run_id
+        self._owner_id: str | None = None
 
     async def component_started(self, record: ComponentRecord) -> None:
         async with get_database(self.settings).session() as session:
-            await RunService(session, self.settings).record_component(
-                self.run_id, record, None, starting=True
-            )
+            runs = RunService(session, self.settings)
+            # Known before any model is asked: calls are kept even if the run is deleted meanwhile.
+            self._owner_id = self._owner_id or await runs.owner_of(self.run_id)
+            await runs.record_component(self.run_id, record, None, starting=True)
 
     async def progress(self, records: Mapping[str, ComponentRecord], overall: float) -> None:
         async with get_database(self.settings).session() as session:
@@ -36,7 +40,13 @@ class DatabaseRecorder:
 
     async def component_finished(self, record: ComponentRecord, overall: float) -> None:
         async with get_database(self.settings).session() as session:
-            await RunService(session, self.settings).record_component(self.run_id, record, overall)
+            runs = RunService(session, self.settings)
+            await runs.record_component(self.run_id, record, overall)
+            if not record.llm_calls or self._owner_id is None:
+                return
+            calls = LLMService(session, self.settings)
+            for call in record.llm_calls:
+                await calls.record(self._owner_id, call, subject_id=self.run_id)
 
 
 async def _mark_run_failed(session: AsyncSession, context: JobContext, status: str, error: str) -> None:

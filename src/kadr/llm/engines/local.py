@@ -28,25 +28,25 @@ _generate_lock = threading.Lock()
 _models: dict[tuple[str, int, int], Any] = {}
 #: Fixed sampling seed: the same prompt gives the same answer on the same model.
 SEED = 1234
-#: The longest string bound the grammar carries. llama-cpp-python writes `maxLength: n` as n
-#: nested optional characters; past about a thousand llama.cpp refuses the grammar ("exceeds
-#: sane defaults") and then crashes the process (llama-cpp-python 0.3.x). Longer bounds are left
-#: to the gateway's validation, which re-asks an answer that runs past them.
-GRAMMAR_MAX_STRING_LENGTH = 500
+#: Longest string bound turned into grammar. llama-cpp-python writes `maxLength: n` as n nested
+#: optional characters; llama.cpp refused a 2000-character bound ("exceeds sane defaults") and
+#: segfaulted in its sampler on a 6000-character one, taking the worker process with it. Longer
+#: bounds are left to the gateway's validation, which re-asks an answer that runs past them.
+MAX_GRAMMAR_STRING_BOUND = 256
 
 
 def grammar_schema(schema: Any) -> Any:
-    """`schema` as llama.cpp's grammar can take it: string bounds over GRAMMAR_MAX_STRING_LENGTH
-    dropped (a copy; the schema the answer is validated against keeps them)."""
-    if isinstance(schema, dict):
-        return {
-            key: grammar_schema(value)
-            for key, value in schema.items()
-            if not (key == "maxLength" and isinstance(value, int) and value > GRAMMAR_MAX_STRING_LENGTH)
-        }
+    """`schema` with string length bounds llama.cpp's grammar cannot take dropped."""
     if isinstance(schema, list):
-        return [grammar_schema(value) for value in schema]
-    return schema
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: grammar_schema(value) for key, value in schema.items()}
+    if int(result.get("maxLength", 0) or 0) > MAX_GRAMMAR_STRING_BOUND:
+        result.pop("maxLength")
+        if int(result.get("minLength", 0) or 0) > 1:
+            result.pop("minLength")
+    return result
 
 
 def runtime_available() -> bool:

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kadr.media.ffmpeg import run_ffmpeg
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 
@@ -101,7 +100,7 @@ class Audio(Component):
         if not info.has_audio:
             return ComponentResult(skipped_reason="source has no audio track")
         wav = ctx.output("audio/audio.wav")
-        run_ffmpeg(
+        ctx.run_ffmpeg(
             [
                 "-y",
                 "-i",
@@ -117,9 +116,6 @@ class Audio(Component):
                 "pcm_s16le",
                 str(wav),
             ],
-            executable=ctx.settings.ffmpeg_binary,
-            cancel_event=ctx.cancel_event,
-            deadline=ctx.deadline,
             duration_seconds=info.duration,
             on_progress=lambda f: ctx.progress(0.9 * f),
         )

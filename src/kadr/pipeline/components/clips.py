@@ -19,7 +19,6 @@ import pysubs2
 from kadr.assets import CAPTION_FONT, FONTS_DIR
 from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
-from kadr.media.ffmpeg import run_ffmpeg
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 
@@ -220,7 +219,7 @@ class Clips(Component):
                         "title": highlight["title"],
                     }
                 )
-            run_ffmpeg(
+            ctx.run_ffmpeg(
                 render_args(
                     ctx.source,
                     start,
@@ -231,12 +230,8 @@ class Clips(Component):
                     threads=threads,
                     audio_bitrate=str(params["audio_bitrate"]) if info.has_audio else None,
                 ),
-                executable=ctx.settings.ffmpeg_binary,
-                cancel_event=ctx.cancel_event,
-                deadline=ctx.deadline,
                 duration_seconds=end - start,
                 on_progress=_clip_progress(ctx, done, end - start, total, f"clip {highlight['rank']}"),
-                threads=ctx.settings.ffmpeg_threads,
             )
             done += end - start
         listing = ctx.output("clips/clips.json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kadr.media.ffmpeg import run_ffmpeg
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 
@@ -51,12 +50,7 @@ class Thumbnails(Component):
         artifacts: list[ProducedArtifact] = []
         for i, at in enumerate(thumbnail_times(info.duration, count)):
             out = ctx.output(f"thumbnails/thumb_{i + 1:02d}.jpg")
-            run_ffmpeg(
-                thumbnail_args(ctx.source, at, side, out),
-                executable=ctx.settings.ffmpeg_binary,
-                cancel_event=ctx.cancel_event,
-                deadline=ctx.deadline,
-            )
+            ctx.run_ffmpeg(thumbnail_args(ctx.source, at, side, out))
             if out.exists() and out.stat().st_size > 0:
                 artifacts.append(
                     ProducedArtifact(out.relative_to(ctx.workdir).as_posix(), out, "image", "image/jpeg")

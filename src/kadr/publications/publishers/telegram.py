@@ -10,7 +10,7 @@ from kadr.core.crypto import secret_box
 from kadr.core.errors import PermanentJobError, ValidationFailed
 from kadr.jobs.registry import JobContext
 from kadr.providers import telegram
-from kadr.publications.models import Publication
+from kadr.publications.models import TELEGRAM_CAPTION, Publication
 from kadr.publications.publishers.base import PublishPort
 from kadr.publications.schemas import PublicationCreate
 
@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 
 def caption(publication: Publication) -> str:
-    """Title, description and the tags as hashtags, as a Telegram caption."""
+    """The caption the clip's metadata wrote for Telegram when the texts are all the metadata's;
+    otherwise title, description and the tags as hashtags."""
+    written = (publication.details or {}).get(TELEGRAM_CAPTION)
+    if written:
+        return str(written)
     parts = [publication.title]
     if publication.description:
         parts.append(publication.description)

@@ -54,10 +54,10 @@ class YouTubePublisher:
         return settings.youtube_upload_interval_seconds
 
     def check_fits(self, settings: Settings, body: PublicationCreate, size: int) -> None:
-        for field, text in (("title", body.title), ("description", body.description)):
+        for field, text in (("title", body.title or ""), ("description", body.description or "")):
             if "<" in text or ">" in text:
                 raise ValidationFailed(f"YouTube does not accept < or > in the {field}", field=field)
-        if len(",".join(body.tags)) > TAGS_LIMIT:
+        if len(",".join(body.tags or [])) > TAGS_LIMIT:
             raise ValidationFailed(f"YouTube allows at most {TAGS_LIMIT} characters of tags", field="tags")
 
     async def check_health(self, channels: ChannelService, channel: Channel) -> None:
