@@ -88,7 +88,7 @@ async def test_durations_that_do_not_add_up_are_refused_naming_the_scene(client:
     assert problem["problems"][0]["scene"] == 2
 
     wordy = scenes(10, 10, 10)
-    wordy[2]["narration"] = " ".join(["word"] * 40)  # 10 s at 150 words a minute hold 25
+    wordy[2]["narration"] = " ".join(["word"] * 40)  # 10 s at 150 words a minute hold 25 (28 spoken fast)
     problem = assert_problem(
         await client.post("/v1/scenarios", headers=headers, json=scenario(scenes=wordy)), 422
     )

@@ -10,6 +10,7 @@ from kadr.scenarios.checks import (
     count_words,
     default_words_per_minute,
     max_words,
+    nominal_words,
     recut_problems,
     repetition_problems,
     timing_problem,
@@ -52,11 +53,11 @@ def test_too_short_in_all_names_the_shortest_scene() -> None:
 
 
 def test_narration_that_cannot_be_spoken_in_its_scene_is_named() -> None:
-    # 4 s at 150 words per minute hold 10 words; scene 2 says 25.
+    # 4 s at 150 words per minute hold 10 words (11 at a pace 10 % faster); scene 2 says 25.
     problems = timing_problems([scene(1, 28, 10), scene(2, 4, 25), scene(3, 28, 10)], 60, 150)
     assert [p.scene for p in problems] == [2]
     assert "scene 2: its narration has 25 words" in problems[0].message
-    assert "at most 10" in problems[0].message
+    assert "at most 11" in problems[0].message
     # The same words fit at a faster speaker's pace.
     assert timing_problems([scene(1, 28, 10), scene(2, 4, 25), scene(3, 28, 10)], 60, 400) == []
 
@@ -107,7 +108,8 @@ def test_words_per_minute_by_language(language: str, expected: int) -> None:
 def test_words_are_counted_as_a_speaker_says_them() -> None:
     assert count_words("Don't stop — it's 2026, из-за дождя!") == 6
     assert count_words("  ") == 0
-    assert max_words(8, 150) == 20 and max_words(2.5, 130) == 5
+    assert max_words(8, 150) == 22 and max_words(2.5, 130) == 6, "a speaker's pace varies by 10 %"
+    assert nominal_words(8, 150) == 20
 
 
 def _unbounded(schema: dict[str, Any]) -> list[str]:

@@ -2,8 +2,8 @@
 language model (the gateway's `check=`, so the model is re-asked with the exact problem).
 
 Scene durations must add up to the target within `DURATION_TOLERANCE`, and each scene's
-narration must be speakable in its duration at the scenario's words per minute. Every
-problem names its scene.
+narration must be speakable in its duration at the scenario's words per minute (a speaker's
+pace varies as much: the same tolerance). Every problem names its scene.
 """
 
 from __future__ import annotations
@@ -40,9 +40,15 @@ def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def max_words(duration_s: float, words_per_minute: int) -> int:
-    """The most narration words `duration_s` seconds hold at `words_per_minute`."""
+def nominal_words(duration_s: float, words_per_minute: int) -> int:
+    """The narration words `duration_s` seconds hold at exactly `words_per_minute`."""
     return math.floor(duration_s * words_per_minute / 60 + 0.5)
+
+
+def max_words(duration_s: float, words_per_minute: int) -> int:
+    """The most narration words `duration_s` seconds hold at `words_per_minute`, a speaker
+    talking up to DURATION_TOLERANCE faster."""
+    return math.floor(duration_s * words_per_minute * (1 + DURATION_TOLERANCE) / 60 + 0.5)
 
 
 def timing_problems(

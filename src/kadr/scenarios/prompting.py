@@ -8,7 +8,7 @@ from typing import Any
 
 from kadr.llm.language import LANGUAGE_SCRIPTS
 from kadr.llm.prompts import RenderedPrompt, get_prompt
-from kadr.scenarios.checks import count_words, max_words
+from kadr.scenarios.checks import count_words, max_words, nominal_words
 from kadr.scenarios.schemas import Scene
 
 PLATFORM_NAMES = {
@@ -88,7 +88,7 @@ def _brief_values(brief: dict[str, Any]) -> dict[str, Any]:
         "scene_count": str(scene_count),
         "scene_seconds": f"{scene_seconds:g}",
         # A little under the most the scene holds: models run a word or two over what they are told.
-        "scene_words": str(max(1, max_words(scene_seconds, words_per_minute) - 2)),
+        "scene_words": str(max(1, nominal_words(scene_seconds, words_per_minute) - 2)),
     }
 
 
