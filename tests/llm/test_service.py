@@ -267,7 +267,7 @@ async def test_a_call_does_not_hold_the_database_while_the_model_thinks(
     # Another writer gets the write lock while the model is answering (on SQLite an open
     # transaction would hold it until the answer came back).
     async with get_database(settings).session() as other:
-        await new_user(other, "ben@example.com")
+        await new_user(other, settings, "ben@example.com")
         assert not call.done()
     assert (await call)[0].score == 7
 

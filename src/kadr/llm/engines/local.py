@@ -13,6 +13,8 @@ import os
 # model about 14 times (AI.md); set before llama_cpp is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import atexit
+import contextlib
 import importlib.util
 import threading
 from pathlib import Path
@@ -61,6 +63,18 @@ def runtime_available() -> bool:
 def runtime_installed() -> bool:
     """Whether llama-cpp-python is installed, without importing it."""
     return importlib.util.find_spec("llama_cpp") is not None
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models while llama.cpp's library is still there: left to garbage collection
+    at interpreter exit, llama-cpp-python's finalizer calls into an unloaded module and prints a
+    TypeError traceback."""
+    with _load_lock:
+        for model in _models.values():
+            with contextlib.suppress(Exception):
+                model.close()
+        _models.clear()
 
 
 def _llama(path: Path, context_tokens: int, threads: int) -> Any:
