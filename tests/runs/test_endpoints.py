@@ -157,5 +157,9 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     run = (await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "subs"})).json()
     assert list(run["config"]) == ["probe", "audio", "transcribe", "subtitles"]
     assert run["config"]["subtitles"]["max_line_chars"] == 32
+    # What a form needs to offer every parameter: the plan a run would get, defaults filled in.
+    subs = (await api.get("/v1/profiles/subs", headers=headers)).json()
+    assert subs["components"] == {"subtitles": {"max_line_chars": 32}}
+    assert subs["parameters"] == run["config"]
     other = await register(api, "other-profile@example.com")
     assert_problem(await api.get("/v1/profiles/subs", headers=other), 404)
