@@ -117,21 +117,16 @@ class Pages:
         page.get_by_role("button", name="Sign in").click()
 
     def shoot(self, name: str) -> None:
-        """docs/screenshots/<name>-desktop.png and -phone.png of the page as it is now."""
+        """docs/screenshots/<name>-desktop.png and -phone.png of the page as it is now; at
+        phone width nothing may be wider than the screen."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
             self.page.set_viewport_size(size)
             self.page.wait_for_timeout(150)  # one layout pass at the new width
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} is {overflow}px wider than a {size['width']}px screen"
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size(DESKTOP)
-
-    def no_horizontal_scroll(self) -> None:
-        """At phone width nothing is wider than the screen."""
-        self.page.set_viewport_size(PHONE)
-        self.page.wait_for_timeout(150)
-        overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        self.page.set_viewport_size(DESKTOP)
-        assert overflow <= 0, f"{self.page.url} is {overflow}px wider than a 390px phone"
 
 
 @pytest.fixture
@@ -264,18 +259,22 @@ def test_sign_up_upload_run_watch_play_and_sign_out(pages: Any, shared: dict[str
     )
     word.click()
     assert abs(page.get_by_label("The talk's audio").evaluate("audio => audio.currentTime") - start) < 0.3
+    # By keyboard: the transcript is one tab stop; arrows move between words, Enter seeks.
+    page.locator(".word").first.focus()
+    page.keyboard.press("ArrowRight")
+    second = float(page.locator(".word").nth(1).get_attribute("data-start") or "nan")
+    page.keyboard.press("Enter")
+    assert abs(page.get_by_label("The talk's audio").evaluate("audio => audio.currentTime") - second) < 0.3
     downloads = page.locator(".downloads").inner_text()
     assert "subtitles.srt" in downloads and "subtitles.vtt" in downloads and "manifest.json" in downloads
     with page.expect_download() as manifest:
         page.get_by_role("button", name="manifest.json").click()
     assert manifest.value.suggested_filename.startswith("manifest-run_")
-    user.no_horizontal_scroll()
     user.shoot("run-results")
 
     page.get_by_role("link", name="Videos", exact=True).first.click()
     page.locator(".video-card img").wait_for()  # the poster: the run's first thumbnail
     user.shoot("videos")
-    user.no_horizontal_scroll()
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/sign-in?signed-out=1")
