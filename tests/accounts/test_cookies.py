@@ -119,3 +119,10 @@ async def test_token_clients_get_no_cookies(client: httpx.AsyncClient) -> None:
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200 and "set-cookie" not in refreshed.headers
     assert set(refreshed.json()) == {"access_token", "token_type", "expires_in", "refresh_token"}
+
+
+async def test_over_https_the_cookies_are_secure(app) -> None:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://kadr.example") as client:
+        cookies = set_cookies(await cookie_login(client, "tls@example.com"))
+    assert all("; secure" in header for header in cookies.values())

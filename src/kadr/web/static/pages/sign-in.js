@@ -46,6 +46,7 @@ export async function render(main, { query }) {
   if (query.has("signed-out")) notes.push(h("p", { class: "notice", role: "status" }, "You are signed out."));
   main.append(
     h("h1", {}, "Sign in"),
+    h("p", { class: "muted" }, "kadr turns your videos into transcripts, highlights and clips, on your own server."),
     ...notes,
     form,
     h("p", {}, "No account yet? ", h("a", { href: `/sign-up${next !== "/videos" ? `?next=${encodeURIComponent(next)}` : ""}` }, "Sign up")),
