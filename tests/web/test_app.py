@@ -384,3 +384,24 @@ def test_when_the_api_is_down_a_banner_says_so_and_retries(pages: Any) -> None:
     banner.get_by_role("button", name="Try again").click()
     page.get_by_role("heading", name="API keys").wait_for()
     assert banner.is_hidden()
+
+
+def test_a_run_can_be_cancelled_and_retried(pages: Any) -> None:
+    user = pages()
+    page = user.page
+    user.sign_up("fay@example.com", "Fay")
+    page.locator("#upload-file").set_input_files(str(DATA_DIR / "talk.mp4"))
+    page.wait_for_url(re.compile(r"/videos/vid_[^/]+$"))
+    page.get_by_role("link", name="Start a run").click()
+    page.get_by_label("transcript-only", exact=True).check()
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r"/runs/run_[^/]+$"))
+    first = page.url
+    page.get_by_role("button", name="Cancel run").click()
+    page.locator(".run-status", has_text="Cancelled").wait_for()
+    assert "This run was cancelled" in page.locator("main").inner_text()
+    assert page.get_by_role("button", name="Cancel run").count() == 0
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_url(lambda url: url != first and "/runs/run_" in url)
+    user.expect_heading("Run of talk.mp4")
+    assert "Profile transcript-only" in page.locator("main").inner_text()

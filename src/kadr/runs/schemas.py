@@ -86,5 +86,5 @@ class ProfileOut(Schema):
     parameters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="What a run of it does: every component (requirements added, in run order) "
-        "with each parameter's value, defaults filled in; `params` of a run overrides these",
+        "with each parameter a run's `params` may set, at its value (defaults filled in)",
     )

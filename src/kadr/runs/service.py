@@ -46,7 +46,13 @@ from kadr.runs.models import (
     RunComponent,
     RunStatus,
 )
-from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, versions_of
+from kadr.runs.profiles import (
+    BUILTIN_PROFILES,
+    config_hash,
+    resolve_plan,
+    settable_parameters,
+    versions_of,
+)
 from kadr.runs.repository import RunRepository, run_status_rows
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
@@ -164,7 +170,7 @@ class RunService:
         self, name: str, description: str, components: dict[str, Any], profile_id: str | None = None
     ) -> ProfileView:
         try:
-            parameters = resolve_plan(self.settings, components)
+            parameters = settable_parameters(self.settings, components)
         except ValidationFailed:
             # A stored profile naming a parameter a newer component dropped: shown as saved;
             # running it says what is wrong.

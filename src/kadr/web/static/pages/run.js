@@ -45,6 +45,22 @@ function failureWords(run) {
   return `This run failed ${where}: ${why}. Retry starts it again with the same settings; if it fails the same way, the video itself may be the cause.`;
 }
 
+/**
+ * The run's settings as `params` for the same profile: its config holds every parameter a run
+ * may set (those the profile lists) and some that components derive from the server's
+ * settings, which cannot be sent.
+ */
+async function settingsOf(run) {
+  const profile = await api(`/v1/profiles/${encodeURIComponent(run.profile_name)}`);
+  const settings = {};
+  for (const [component, values] of Object.entries(run.config)) {
+    const settable = profile.parameters[component];
+    if (!settable) continue;
+    settings[component] = Object.fromEntries(Object.entries(values).filter(([name]) => name in settable));
+  }
+  return settings;
+}
+
 export async function render(main, { params, signal }) {
   const id = encodeURIComponent(params.id);
   let run = await api(`/v1/runs/${id}`, { signal });
@@ -80,7 +96,7 @@ export async function render(main, { params, signal }) {
       const again = await api("/v1/runs", {
         method: "POST",
         headers: { "Idempotency-Key": idempotencyKey() },
-        json: { video_id: run.video_id, profile: run.profile_name, params: run.config },
+        json: { video_id: run.video_id, profile: run.profile_name, params: await settingsOf(run) },
       });
       await navigate(`/runs/${encodeURIComponent(again.id)}`);
     } catch (error) {
