@@ -57,7 +57,9 @@ def _serve(settings: Settings, *, worker: bool, scheduler: bool) -> None:
     from kadr.core.server import http_protocol
 
     application = create_app(settings, run_worker=worker, run_scheduler=scheduler)
-    console.print(f"[bold]kadr[/bold] API on {settings.resolved_public_url}  (docs: /docs, health: /health)")
+    url = settings.resolved_public_url
+    console.print(f"[bold]kadr[/bold] API on {url}  (docs: /docs, health: /health)")
+    console.print(f"[bold]web app:[/bold] {url}/")
     uvicorn.run(
         application,
         **uvicorn_options(settings),

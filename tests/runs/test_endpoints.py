@@ -157,5 +157,21 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     run = (await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "subs"})).json()
     assert list(run["config"]) == ["probe", "audio", "transcribe", "subtitles"]
     assert run["config"]["subtitles"]["max_line_chars"] == 32
+    # What a form needs to offer every parameter: the plan a run would get, defaults filled in,
+    # without what components derive from settings (it cannot be set).
+    subs = (await api.get("/v1/profiles/subs", headers=headers)).json()
+    assert subs["components"] == {"subtitles": {"max_line_chars": 32}}
+    assert list(subs["parameters"]) == list(run["config"])
+    assert subs["parameters"]["subtitles"] == run["config"]["subtitles"]
+    assert "engine" in run["config"]["transcribe"] and "engine" not in subs["parameters"]["transcribe"]
+    assert subs["parameters"]["transcribe"]["model"] == run["config"]["transcribe"]["model"]
+    # Every value offered can be sent back as a run's params.
+    again = await api.post(
+        "/v1/runs",
+        headers=headers,
+        json={"video_id": video_id, "profile": "subs", "params": subs["parameters"], "use_cache": False},
+    )
+    assert again.status_code == 202, again.text
+    assert again.json()["config_hash"] == run["config_hash"]
     other = await register(api, "other-profile@example.com")
     assert_problem(await api.get("/v1/profiles/subs", headers=other), 404)

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from kadr.config import Settings
 from tests.support.api import assert_problem, register
+from tests.support.seaweed import S3Server
 
 pytestmark = pytest.mark.anyio
 
@@ -71,3 +73,27 @@ async def test_the_declared_size_is_enforced_and_tokens_are_checked(api: httpx.A
     assert_problem(
         await api.post("/v1/uploads", headers=headers, json={"filename": "a", "size_bytes": 10**13}), 413
     )
+
+
+async def test_the_upload_options_say_the_bytes_pass_through_the_api(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    headers = await register(api, "options@example.com")
+    options = await api.get("/v1/uploads/options", headers=headers)
+    assert options.status_code == 200, options.text
+    assert options.json() == {"direct_to_storage": False, "max_upload_bytes": settings.max_upload_bytes}
+    assert_problem(await api.get("/v1/uploads/options"), 401)
+
+
+async def test_with_s3_the_upload_options_point_straight_at_storage(
+    settings: Settings, database: None, s3_server: S3Server
+) -> None:
+    from kadr.app import create_app
+
+    application = create_app(settings.model_copy(update={"storage_url": s3_server.url_for("options")}))
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://testserver") as s3,
+    ):
+        headers = await register(s3, "options-s3@example.com")
+        assert (await s3.get("/v1/uploads/options", headers=headers)).json()["direct_to_storage"] is True

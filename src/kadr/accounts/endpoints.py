@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from kadr.accounts.cookies import (
+    clear_session_cookies,
+    has_session_cookie,
+    refresh_token_from_cookies,
+    set_session_cookies,
+)
 from kadr.accounts.dependencies import AccountServiceDep, Admin, CurrentUser, LoginThrottleDep
 from kadr.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
     ApiKeyOut,
+    BrowserSession,
     LoginIn,
     ProfileIn,
     RefreshIn,
@@ -17,6 +24,7 @@ from kadr.accounts.schemas import (
     UserOut,
 )
 from kadr.accounts.service import IssuedTokens
+from kadr.core.deps import SettingsDep
 from kadr.core.forwarded import ClientAddress
 from kadr.core.pagination import PageDep, Paginated
 
@@ -36,6 +44,15 @@ def _token_pair(tokens: IssuedTokens, response: Response) -> TokenPair:
     )
 
 
+def _browser_session(
+    tokens: IssuedTokens, request: Request, response: Response, settings: SettingsDep
+) -> BrowserSession:
+    """The cookie session's answer: the refresh token goes into the cookie, never into the body."""
+    _no_store(response)
+    set_session_cookies(response, request, settings, tokens.refresh_token)
+    return BrowserSession(access_token=tokens.access_token, expires_in=tokens.expires_in)
+
+
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def register(body: RegisterIn, service: AccountServiceDep) -> UserOut:
     """Create an account (403 when registration is closed, 409 when the email is taken).
@@ -47,39 +64,68 @@ async def register(body: RegisterIn, service: AccountServiceDep) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.post("/auth/login", response_model=TokenPair)
+@router.post("/auth/login", response_model=TokenPair | BrowserSession)
 async def login(
     body: LoginIn,
     request: Request,
     response: Response,
     service: AccountServiceDep,
+    settings: SettingsDep,
     client: ClientAddress,
     throttle: LoginThrottleDep,
-) -> TokenPair:
+) -> TokenPair | BrowserSession:
     """Exchange email and password for an access token and a refresh token.
 
+    With `"session": "cookie"` (browsers) the refresh token is set as an HttpOnly cookie for
+    `/v1/auth` instead of being returned, with a readable `kadr_csrf` cookie beside it.
     Failed logins are throttled per account and address, per account and per address (429).
     """
     tokens = await service.login(
         body.email, body.password, client, request.headers.get("user-agent"), throttle
     )
+    if body.session == "cookie":
+        return _browser_session(tokens, request, response, settings)
     return _token_pair(tokens, response)
 
 
-@router.post("/auth/refresh", response_model=TokenPair)
+@router.post("/auth/refresh", response_model=TokenPair | BrowserSession)
 async def refresh(
-    body: RefreshIn, request: Request, response: Response, service: AccountServiceDep
-) -> TokenPair:
-    """Spend a refresh token for new tokens; replaying a spent one revokes its whole login."""
-    tokens = await service.refresh(body.refresh_token, request.headers.get("user-agent"))
-    return _token_pair(tokens, response)
+    request: Request,
+    response: Response,
+    service: AccountServiceDep,
+    settings: SettingsDep,
+    body: RefreshIn | None = None,
+) -> TokenPair | BrowserSession:
+    """Spend a refresh token for new tokens; replaying a spent one revokes its whole login.
+
+    Without a body, the browser session's cookie is spent instead; that needs the
+    `X-CSRF-Token` header equal to the `kadr_csrf` cookie (403 `csrf-failed` otherwise), and the
+    answer sets the next cookies.
+    """
+    user_agent = request.headers.get("user-agent")
+    if body is not None:
+        return _token_pair(await service.refresh(body.refresh_token, user_agent), response)
+    tokens = await service.refresh(refresh_token_from_cookies(request, settings), user_agent)
+    return _browser_session(tokens, request, response, settings)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshIn, service: AccountServiceDep) -> Response:
-    """Revoke the login (the refresh token's family) and, within seconds, its access tokens."""
-    await service.logout(body.refresh_token)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def logout(
+    request: Request, service: AccountServiceDep, settings: SettingsDep, body: RefreshIn | None = None
+) -> Response:
+    """Revoke the login (the refresh token's family) and, within seconds, its access tokens.
+
+    Without a body, the browser session's cookie is revoked (with `X-CSRF-Token`, as for
+    refresh) and both cookies are cleared.
+    """
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    if body is not None:
+        await service.logout(body.refresh_token)
+        return response
+    if has_session_cookie(request):
+        await service.logout(refresh_token_from_cookies(request, settings))
+    clear_session_cookies(response, request, settings)
+    return response
 
 
 @router.get("/me", response_model=UserOut)

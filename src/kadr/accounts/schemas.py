@@ -41,6 +41,11 @@ class LoginIn(Schema):
     # A plain string, not EmailStr: a malformed address must fail like any wrong credential.
     email: str = Field(max_length=320)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    session: Literal["token", "cookie"] = Field(
+        "token",
+        description="`cookie` (browsers): the refresh token comes as an HttpOnly cookie, not in the "
+        "body, with a CSRF cookie to echo in `X-CSRF-Token` when refreshing or logging out",
+    )
 
 
 class RefreshIn(Schema):
@@ -52,6 +57,14 @@ class TokenPair(Schema):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_token: str = Field(description="Single use: /auth/refresh returns the next one")
+
+
+class BrowserSession(Schema):
+    """A cookie session's tokens: the refresh token is in the HttpOnly cookie, not here."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
 
 
 class UserOut(Schema):

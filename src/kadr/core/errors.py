@@ -77,6 +77,12 @@ class InsufficientScope(Forbidden):
         return error
 
 
+class CsrfFailed(Forbidden):
+    """A browser request that spends the session cookie without the matching CSRF header."""
+
+    slug, title = "csrf-failed", "CSRF check failed"
+
+
 class NotFound(KadrError):
     status, slug, title = 404, "not-found", "Not found"
 

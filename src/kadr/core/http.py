@@ -38,6 +38,10 @@ _STATUS_SLUGS = {
 }
 
 
+#: Answers a request for a path no route has with a page, or None to answer problem+json.
+NotFoundPage = Callable[[Request], Response | None]
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=int(body["status"]), media_type=PROBLEM_JSON, headers=headers)
 
@@ -79,6 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            # A path no route has: the browser app may answer with its own 404 page (kadr.web).
+            not_found_page: NotFoundPage | None = getattr(request.app.state, "not_found_page", None)
+            page = not_found_page(request) if not_found_page is not None else None
+            if page is not None:
+                return page
         headers = dict(exc.headers) if exc.headers else {}
         detail = str(exc.detail)
         if exc.status_code == 405:

@@ -104,6 +104,18 @@ def resolve_plan(
     return plan
 
 
+def settable_parameters(
+    settings: Settings, spec: Mapping[str, Mapping[str, Any] | None]
+) -> dict[str, dict[str, Any]]:
+    """The plan of `spec` as a form would offer it: every component in run order with each
+    parameter a run's `params` may set, at the value it would run with. What components derive
+    from settings (transcribe's `engine`, the `llm` signature) is left out: it cannot be set."""
+    return {
+        name: {key: value for key, value in params.items() if key in COMPONENTS[name].defaults}
+        for name, params in resolve_plan(settings, spec).items()
+    }
+
+
 def component_versions(plan: Mapping[str, Any]) -> dict[str, str]:
     return {name: COMPONENTS[name].version for name in plan}
 

@@ -80,6 +80,11 @@ class ProfileIn(Schema):
 class ProfileOut(Schema):
     name: str
     description: str
-    components: dict[str, Any]
+    components: dict[str, Any] = Field(description="What the profile says: component -> overrides")
     builtin: bool
     id: str | None = None
+    parameters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="What a run of it does: every component (requirements added, in run order) "
+        "with each parameter a run's `params` may set, at its value (defaults filled in)",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,7 +46,13 @@ from kadr.runs.models import (
     RunComponent,
     RunStatus,
 )
-from kadr.runs.profiles import BUILTIN_PROFILES, config_hash, resolve_plan, versions_of
+from kadr.runs.profiles import (
+    BUILTIN_PROFILES,
+    config_hash,
+    resolve_plan,
+    settable_parameters,
+    versions_of,
+)
 from kadr.runs.repository import RunRepository, run_status_rows
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
@@ -82,6 +88,8 @@ class ProfileView:
     components: dict[str, Any]
     builtin: bool
     id: str | None = None
+    #: Every component the profile runs (requirements added, in order) with all its parameters.
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _artifact_row(run_id: str, owner_id: str, stored: Artifact | ArtifactRecord) -> Artifact:
@@ -158,29 +166,38 @@ class RunService:
 
     # --- profiles -------------------------------------------------------------
 
+    def _profile_view(
+        self, name: str, description: str, components: dict[str, Any], profile_id: str | None = None
+    ) -> ProfileView:
+        try:
+            parameters = settable_parameters(self.settings, components)
+        except ValidationFailed:
+            # A stored profile naming a parameter a newer component dropped: shown as saved;
+            # running it says what is wrong.
+            parameters = {name: dict(params or {}) for name, params in components.items()}
+        return ProfileView(
+            name, description, components, builtin=profile_id is None, id=profile_id, parameters=parameters
+        )
+
     async def list_profiles(self, owner_id: str) -> list[ProfileView]:
         views = [
-            ProfileView(name, spec["description"], spec["components"], builtin=True)
+            self._profile_view(name, spec["description"], spec["components"])
             for name, spec in BUILTIN_PROFILES.items()
         ]
-        for profile in await self.runs.profiles(owner_id):
-            views.append(
-                ProfileView(
-                    profile.name, profile.description, profile.components, builtin=False, id=profile.id
-                )
-            )
+        views += [
+            self._profile_view(profile.name, profile.description, profile.components, profile.id)
+            for profile in await self.runs.profiles(owner_id)
+        ]
         return views
 
     async def get_profile(self, owner_id: str, name: str) -> ProfileView:
         if name in BUILTIN_PROFILES:
             spec = BUILTIN_PROFILES[name]
-            return ProfileView(name, spec["description"], spec["components"], builtin=True)
+            return self._profile_view(name, spec["description"], spec["components"])
         profile = await self.runs.profile_by_name(owner_id, name)
         if profile is None:
             raise NotFound(f"no profile named {name!r}")
-        return ProfileView(
-            profile.name, profile.description, profile.components, builtin=False, id=profile.id
-        )
+        return self._profile_view(profile.name, profile.description, profile.components, profile.id)
 
     async def create_profile(
         self, owner_id: str, name: str, description: str, components: dict[str, dict[str, Any]]
@@ -202,9 +219,7 @@ class RunService:
         )
         self.runs.add(profile)
         await self.session.commit()
-        return ProfileView(
-            profile.name, profile.description, profile.components, builtin=False, id=profile.id
-        )
+        return self._profile_view(profile.name, profile.description, profile.components, profile.id)
 
     async def delete_profile(self, owner_id: str, name: str) -> None:
         profile = await self.runs.profile_by_name(owner_id, name)

@@ -11,7 +11,14 @@ from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.errors import PayloadTooLarge
 from kadr.core.http import problem_responses
 from kadr.core.pagination import PageDep, Paginated
-from kadr.videos.schemas import UploadComplete, UploadCreate, UploadOut, UploadPart, VideoOut
+from kadr.videos.schemas import (
+    UploadComplete,
+    UploadCreate,
+    UploadOptionsOut,
+    UploadOut,
+    UploadPart,
+    VideoOut,
+)
 from kadr.videos.service import VideoService
 
 router = APIRouter(tags=["videos"])
@@ -100,6 +107,14 @@ async def create_upload(
     )
     response.headers["Location"] = f"/v1/uploads/{upload.id}"
     return _upload_out(upload, instructions)
+
+
+# Before `/uploads/{upload_id}`, which would take "options" for an id.
+@router.get("/uploads/options", response_model=UploadOptionsOut)
+async def upload_options(user: VideosRead, session: SessionDep, settings: SettingsDep) -> UploadOptionsOut:
+    """How a client should send a file: straight to object storage, or through `POST /v1/videos`."""
+    direct, limit = VideoService(session, settings).upload_options()
+    return UploadOptionsOut(direct_to_storage=direct, max_upload_bytes=limit)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut)

@@ -25,6 +25,14 @@ class VideoOut(Schema):
     created_at: datetime
 
 
+class UploadOptionsOut(Schema):
+    direct_to_storage: bool = Field(
+        description="True: `POST /v1/uploads` hands out object storage URLs (S3) to PUT the file to "
+        "directly; false: the bytes would pass through this API anyway, so `POST /v1/videos` is simpler"
+    )
+    max_upload_bytes: int = Field(description="The largest file either way accepts")
+
+
 class UploadCreate(Schema):
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field("application/octet-stream", max_length=100)

@@ -176,6 +176,10 @@ class VideoService:
 
     # --- presigned uploads -------------------------------------------------
 
+    def upload_options(self) -> tuple[bool, int]:
+        """(whether uploads can go straight to object storage, the size limit in bytes)."""
+        return self.storage.supports_presigned, self.settings.max_upload_bytes
+
     async def create_upload(
         self, owner_id: str, filename: str, content_type: str, size_bytes: int
     ) -> tuple[Upload, dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""The browser app served at `/`: plain ES modules on the public /v1 API, no build step."""
