@@ -16,7 +16,7 @@ from kadr.llm.model_files import describe_local_model
 from tests.scenarios.conftest import ClientWith
 from tests.support.api import assert_problem, register
 from tests.support.openai_server import Failure, OpenAIServer, Reply
-from tests.support.scenarios import misfit, scriptwriter, wait_for_scenario
+from tests.support.scenarios import misfit, scriptwriter, talkative, wait_for_scenario
 
 pytestmark = pytest.mark.anyio
 BRIEF = {"topic": "Why cats sleep all day", "audience": "pet owners", "tone": "warm", "duration_s": 60}
@@ -69,7 +69,7 @@ async def test_a_russian_brief_is_written_in_russian(
     assert "Russian (ru)" in openai_server.requests[0].body["messages"][1]["content"]
 
 
-async def test_scenes_that_do_not_add_up_are_asked_again_with_the_problem(
+async def test_scenes_that_do_not_add_up_are_fitted_to_the_target_without_asking_again(
     api: httpx.AsyncClient, openai_server: OpenAIServer
 ) -> None:
     headers = await register(api, "repair@example.com")
@@ -77,10 +77,24 @@ async def test_scenes_that_do_not_add_up_are_asked_again_with_the_problem(
     openai_server.then(Reply(first_answer))
     ready = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
     assert ready["status"] == "ready", ready["error"]
+    assert len(openai_server.requests) == 1, (
+        "durations are arithmetic: the program fits them, the model is not asked"
+    )
+    assert total_seconds(ready) == pytest.approx(60, abs=0.2)
+
+
+async def test_narration_too_long_for_the_target_is_asked_again_naming_the_scene(
+    api: httpx.AsyncClient, openai_server: OpenAIServer
+) -> None:
+    headers = await register(api, "talkative@example.com")
+    first_answer = talkative(_empty_request())
+    openai_server.then(Reply(first_answer))
+    ready = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
+    assert ready["status"] == "ready", ready["error"]
     _, second = openai_server.requests
     re_ask = second.body["messages"][-1]["content"]
     assert second.body["messages"][-2] == {"role": "assistant", "content": first_answer}
-    assert "scene 2 is the longest" in re_ask and "54-66 s" in re_ask
+    assert "scene 2" in re_ask and "shorten the narration" in re_ask
     assert 54 <= total_seconds(ready) <= 66
 
 
@@ -117,10 +131,10 @@ async def test_an_answer_that_never_fits_fails_the_scenario_with_the_reason(
     api: httpx.AsyncClient, openai_server: OpenAIServer, settings: Settings
 ) -> None:
     headers = await register(api, "fail@example.com")
-    openai_server.answer = misfit
+    openai_server.answer = talkative
     failed = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
     assert failed["status"] == "failed"
-    assert "no valid answer" in failed["error"] and "scene 2 is the longest" in failed["error"]
+    assert "no valid answer" in failed["error"] and "scene 2: its narration has 400 words" in failed["error"]
     assert len(openai_server.requests) == settings.llm_repair_attempts + 1, "re-asks are bounded"
     assert failed["scenes"] == [] and failed["version"] == 0
 

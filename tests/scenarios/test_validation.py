@@ -140,3 +140,24 @@ def _unbounded(schema: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("model", [ScenarioDraft, RecutDraft, TitleIdeas, Scene])
 def test_what_the_model_writes_is_bounded(model: type[ScenarioDraft]) -> None:
     assert _unbounded(model.model_json_schema()) == []
+
+
+def test_generated_durations_are_shared_by_what_each_scene_says_when_the_words_fit() -> None:
+    from kadr.scenarios.checks import fit_durations, timing_problems
+    from kadr.scenarios.schemas import Scene
+
+    words = "word " * 20  # 20 words: 8 s at 150 words per minute
+    scenes = [
+        Scene(n=1, duration_s=5, narration=words, visual="v", shot="s", on_screen_text=""),
+        Scene(n=2, duration_s=5, narration=words * 2, visual="v", shot="s", on_screen_text=""),
+        Scene(n=3, duration_s=5, narration="", visual="v", shot="s", on_screen_text=""),
+    ]
+    assert timing_problems(scenes, 30, 150), "15 s of scenes for a 30 s target is off"
+    assert fit_durations(scenes, 30, 150)
+    assert sum(scene.duration_s for scene in scenes) == pytest.approx(30)
+    assert scenes[1].duration_s > scenes[0].duration_s > scenes[2].duration_s > 0
+    assert timing_problems(scenes, 30, 150) == []
+    # Too much to say for the target: left as it is, for the model to shorten.
+    talkative = [Scene(n=1, duration_s=10, narration=words * 5, visual="v", shot="s", on_screen_text="")]
+    assert not fit_durations(talkative, 10, 150)
+    assert talkative[0].duration_s == 10 and timing_problems(talkative, 10, 150)

@@ -116,8 +116,16 @@ def scriptwriter(body: dict[str, Any]) -> str:
     )
 
 
+def talkative(body: dict[str, Any]) -> str:
+    """A scenario whose scene 2 says far more than the whole target holds: never valid."""
+    answer = json.loads(scriptwriter(body))
+    answer["scenes"][1]["narration"] = " ".join(["word"] * 400)
+    return json.dumps(answer, ensure_ascii=False)
+
+
 def misfit(body: dict[str, Any]) -> str:
-    """A scenario whose scenes last twice the target (scene 2 the longest): never valid."""
+    """A scenario whose scenes last twice the target (scene 2 the longest) while the words
+    would fit: the program shares the target among the scenes instead."""
     answer = json.loads(scriptwriter(body))
     answer["scenes"][1]["duration_s"] = float(brief_of(body)["duration_s"])
     return json.dumps(answer, ensure_ascii=False)

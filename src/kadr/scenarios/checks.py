@@ -108,6 +108,33 @@ def _total_problem(
     )
 
 
+#: The shortest scene `fit_durations` gives a scene without narration.
+MIN_SCENE_SECONDS = 1.5
+
+
+def fit_durations(scenes: Sequence[Scene], target_duration_s: float, words_per_minute: int) -> bool:
+    """Share the target duration among the scenes by how much each one says, in place, when
+    the narration as a whole can be spoken in it; False (nothing changed) when it cannot.
+
+    Durations are a plan the program can make add up exactly; the words are what only the
+    model can change. So a generated draft whose narration fits the target overall is not sent
+    back for arithmetic (the small embedded model rarely gets the sum and every scene right at
+    once); one that says too much still is, with the scene named."""
+    needed = [
+        max(MIN_SCENE_SECONDS, count_words(scene.narration) * 60 / words_per_minute) for scene in scenes
+    ]
+    total = sum(needed)
+    if not scenes or total > target_duration_s * (1 + DURATION_TOLERANCE):
+        return False
+    shares = [round(seconds * target_duration_s / total, 1) for seconds in needed]
+    shares[-1] = round(target_duration_s - sum(shares[:-1]), 1)
+    if shares[-1] <= 0:
+        return False
+    for scene, seconds in zip(scenes, shares, strict=True):
+        scene.duration_s = seconds
+    return True
+
+
 def repetition_problems(scenes: Sequence[Scene]) -> list[TimingProblem]:
     """Scenes whose narration repeats an earlier one word for word: what a small model does when
     it loops. Only generation asks this (a person may repeat a line on purpose)."""

@@ -36,6 +36,7 @@ from kadr.scenarios import prompting
 from kadr.scenarios.checks import (
     default_words_per_minute,
     describe,
+    fit_durations,
     recut_problems,
     repetition_problems,
     timing_problems,
@@ -86,6 +87,8 @@ def draft_check(
     def check(draft: Any) -> str | None:
         nonlocal answers
         answers += 1
+        if source_duration_s is None:  # a re-cut's durations follow its pieces of the source
+            fit_durations(draft.scenes, target_duration_s, words_per_minute)
         problems = timing_problems(draft.scenes, target_duration_s, words_per_minute)
         if source_duration_s is not None:
             problems += recut_problems(draft.scenes, source_duration_s)
