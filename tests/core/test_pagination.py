@@ -15,6 +15,7 @@ LIST_ROUTES = [
     "/v1/channels",
     "/v1/publications",
     "/v1/events",
+    "/v1/notifications",
     "/v1/api-keys",
     "/v1/scenarios",
     "/v1/scenarios/{scenario_id}/versions",

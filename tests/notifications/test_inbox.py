@@ -132,3 +132,15 @@ async def test_a_read_only_key_reads_the_inbox_but_does_not_mark_it(client: http
         problem = assert_problem(await client.post(path, headers=key), 403, "insufficient-scope")
         assert problem["required_scope"] == "notifications:write"
     assert (await _inbox(client, headers, unread="true"))["total"] == 1
+
+
+async def test_the_inbox_answers_at_v1_notifications_as_well(client: httpx.AsyncClient) -> None:
+    headers = await register(client, "alias@example.com")
+    inbox = (await client.get("/v1/notifications?unread=true", headers=headers)).json()
+    assert inbox == (await client.get("/v1/events?unread=true", headers=headers)).json()
+    [welcome] = inbox["items"]
+    marked = await client.post(f"/v1/notifications/{welcome['id']}/read", headers=headers)
+    assert marked.status_code == 200 and marked.json()["read_at"] is not None
+    assert (await client.post("/v1/notifications/read-all", headers=headers)).json() == {"marked": 0}
+    stranger = await register(client, "stranger@example.com")
+    assert (await client.post(f"/v1/notifications/{welcome['id']}/read", headers=stranger)).status_code == 404

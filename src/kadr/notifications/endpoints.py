@@ -30,6 +30,8 @@ async def put_settings(
     return await NotificationService(session, settings).update_settings(user.id, body)
 
 
+# The inbox answers at /v1/notifications too (the name a person looks for); one handler.
+@router.get("/notifications", response_model=Paginated[EventOut])
 @router.get("/events", response_model=Paginated[EventOut])
 async def list_events(
     user: NotificationsRead,
@@ -49,12 +51,14 @@ async def list_events(
     return Paginated[EventOut].of(await service.events_page(user.id, page, event_type, since, unread), page)
 
 
+@router.post("/notifications/read-all", response_model=MarkedRead)
 @router.post("/events/read-all", response_model=MarkedRead)
 async def mark_all_read(user: NotificationsWrite, session: SessionDep, settings: SettingsDep) -> MarkedRead:
     """Mark every unread event read; answers how many that was."""
     return MarkedRead(marked=await NotificationService(session, settings).mark_all_read(user.id))
 
 
+@router.post("/notifications/{event_id}/read", response_model=EventOut)
 @router.post("/events/{event_id}/read", response_model=EventOut)
 async def mark_read(
     event_id: str, user: NotificationsWrite, session: SessionDep, settings: SettingsDep
