@@ -101,18 +101,33 @@ CATALOG: dict[str, LocalModel] = {
 }
 
 
+def _stamp_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def _stamp(path: Path) -> str:
     stat = path.stat()
     return f"{stat.st_size} {stat.st_mtime_ns}"
 
 
-def _hash_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+def _recorded_digest(path: Path) -> str | None:
+    """The digest the stamp beside `path` records, if the file is unchanged since (size, mtime)."""
+    with contextlib.suppress(OSError):
+        recorded = _stamp_file(path).read_text().split(" ", 1)
+        if len(recorded) == 2 and recorded[1] == _stamp(path):
+            return recorded[0]
+    return None
+
+
+def _write_stamp(path: Path, digest: str) -> None:
+    _stamp_file(path).write_text(f"{digest} {_stamp(path)}")
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
         while chunk := source.read(CHUNK):
             digest.update(chunk)
-            if progress is not None:
-                progress(len(chunk))
     return digest.hexdigest()
 
 
@@ -120,12 +135,11 @@ def verified_file(path: Path, sha256: str) -> bool:
     """Whether `path` holds the file with `sha256`: by its stamp, or by hashing it again."""
     if not path.is_file():
         return False
-    stamp_file = path.with_name(path.name + ".sha256")
-    if stamp_file.is_file() and stamp_file.read_text().split(" ", 1) == [sha256, _stamp(path)]:
+    if _recorded_digest(path) == sha256:
         return True
     if _hash_file(path) != sha256:
         return False
-    stamp_file.write_text(f"{sha256} {_stamp(path)}")
+    _write_stamp(path, sha256)
     return True
 
 
@@ -148,7 +162,7 @@ def _assemble(model: LocalModel, target: Path, progress: Callable[[int], None] |
     target.parent.mkdir(parents=True, exist_ok=True)
     # What is there failed verification: garbage (a crash mid-copy, a changed file), 1 GB of it.
     target.unlink(missing_ok=True)
-    target.with_name(target.name + ".sha256").unlink(missing_ok=True)
+    _stamp_file(target).unlink(missing_ok=True)
     # Unique per writer: another process may be assembling the same model into the same cache.
     partial = target.with_name(f"{target.name}.partial-{uuid.uuid4().hex[:12]}")
     digest = hashlib.sha256()
@@ -169,7 +183,7 @@ def _assemble(model: LocalModel, target: Path, progress: Callable[[int], None] |
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
-    target.with_name(target.name + ".sha256").write_text(f"{model.sha256} {_stamp(target)}")
+    _write_stamp(target, model.sha256)
     return target
 
 
@@ -188,14 +202,11 @@ def resolve_local_model(name_or_path: str, cache_dir: Path) -> tuple[Path, str]:
     with path.open("rb") as source:
         if source.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
             raise LLMNotConfigured(f"KADR_LLM_LOCAL_MODEL={name_or_path!r} is not a GGUF model file")
-    stamp_file = path.with_name(path.name + ".sha256")
-    recorded = stamp_file.read_text().split(" ", 1) if stamp_file.is_file() else []
-    if len(recorded) == 2 and recorded[1] == _stamp(path):
-        digest = recorded[0]
-    else:
+    digest = _recorded_digest(path)
+    if digest is None:
         digest = _hash_file(path)
         with contextlib.suppress(OSError):  # a read-only model folder: hash again next time
-            stamp_file.write_text(f"{digest} {_stamp(path)}")
+            _write_stamp(path, digest)
     return path, f"{path.stem}@{digest[:12]}"
 
 
@@ -209,9 +220,5 @@ def describe_local_model(name_or_path: str) -> tuple[str, bool]:
     path = Path(name_or_path).expanduser()
     if not path.is_file():
         return path.stem or name_or_path, False
-    stamp_file = path.with_name(path.name + ".sha256")
-    with contextlib.suppress(OSError):
-        recorded = stamp_file.read_text().split(" ", 1)
-        if len(recorded) == 2 and recorded[1] == _stamp(path):
-            return f"{path.stem}@{recorded[0][:12]}", True
-    return path.stem, True
+    digest = _recorded_digest(path)
+    return (f"{path.stem}@{digest[:12]}" if digest else path.stem), True
