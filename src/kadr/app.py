@@ -41,6 +41,7 @@ def create_app(
             # walks only what requests allocate, instead of pausing every request behind it.
             gc.collect()
             gc.freeze()
+            gc.set_threshold(20_000, 20, 20)
             yield
         await dispose_database()
 

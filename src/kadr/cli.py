@@ -54,7 +54,7 @@ def _serve(settings: Settings, *, worker: bool, scheduler: bool) -> None:
     import uvicorn
 
     from kadr.app import create_app
-    from kadr.core.server import http_protocol
+    from kadr.core.server import ProblemHttpToolsProtocol
 
     application = create_app(settings, run_worker=worker, run_scheduler=scheduler)
     url = settings.resolved_public_url
@@ -63,7 +63,7 @@ def _serve(settings: Settings, *, worker: bool, scheduler: bool) -> None:
     uvicorn.run(
         application,
         **uvicorn_options(settings),
-        http=http_protocol(),  # the server's own refusals (bad request line, 431) as problem+json
+        http=ProblemHttpToolsProtocol,  # the server's own refusals (bad request line, 431) as problem+json
     )
 
 

@@ -95,8 +95,11 @@ class Settings(BaseSettings):
     asr_remote_api_key: SecretStr = SecretStr("")
     ffmpeg_binary: str = Field("", description="ffmpeg to use; default the one bundled by imageio-ffmpeg")
     ffmpeg_threads: int = Field(0, description="0 lets ffmpeg choose")
-    ffmpeg_niceness: int = Field(
-        10, ge=0, le=19, description="CPU niceness of ffmpeg, so an API in the same machine answers first"
+    work_niceness: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of pipeline work (components and their ffmpeg), so the API answers first",
     )
     component_timeout_seconds: float = Field(4 * 3600.0, description="Deadline for one component")
 

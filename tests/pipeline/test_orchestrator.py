@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,6 +92,18 @@ class Slow(Component):
         return ComponentResult()
 
 
+#: The nice value of the thread each Priority run worked in, as the kernel reports it.
+PRIORITIES: list[int] = []
+
+
+class Priority(Component):
+    name = "priority"
+
+    def run(self, ctx: ComponentContext) -> ComponentResult:
+        PRIORITIES.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return ComponentResult()
+
+
 #: Where each Scratch attempt worked, and which earlier folders still existed when it started.
 SCRATCH: list[tuple[Path, list[bool]]] = []
 
@@ -112,7 +125,7 @@ class Scratch(Component):
 
 
 COMPONENTS: dict[str, type[Component]] = {
-    c.name: c for c in (Count, Shout, Nothing, NeedsNothing, Broken, Slow, Scratch)
+    c.name: c for c in (Count, Shout, Nothing, NeedsNothing, Broken, Slow, Scratch, Priority)
 }
 
 
@@ -280,3 +293,16 @@ def test_overall_progress_weighs_components() -> None:
     plan = {"a": {}, "b": {}}
     records = {"a": ComponentRecord("a", "succeeded"), "b": ComponentRecord("b", "running", progress=0.5)}
     assert overall_progress(plan, records, {"a": 1.0, "b": 3.0}) == 62.5
+
+
+async def test_components_run_below_the_api_priority(
+    settings: Settings, storage: LocalStorage, source: str
+) -> None:
+    """In one process the API and the pipeline share the CPU: the pipeline's threads (and the
+    model and ffmpeg workers they start) run at `KADR_WORK_NICENESS`, the event loop does not."""
+    PRIORITIES.clear()
+    await Orchestrator(settings, storage, COMPONENTS).execute(
+        make_run(source, {"priority": {}}), Recorder(), threading.Event()
+    )
+    assert [os.nice(0) + settings.work_niceness] == PRIORITIES
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.nice(0)

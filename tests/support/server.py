@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from kadr.core.server import http_protocol
+from kadr.core.server import ProblemHttpToolsProtocol
 from tests.support.process import free_port
 
 
@@ -20,7 +20,7 @@ async def serving(app: Any) -> AsyncIterator[int]:
     """uvicorn as `kadr up` runs it (kadr's protocol class), lifespan left to the caller; yields the port."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", http=http_protocol()
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", http=ProblemHttpToolsProtocol
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,30 +1,28 @@
 """The HTTP server's own errors as problem+json: uvicorn's protocol with RFC 9457 refusals.
 
-uvicorn answers requests it cannot parse (a malformed request line, headers over its
-limit, …) itself, with a `text/plain` 400, before the application sees them. The protocol
-classes here answer the same refusals as `application/problem+json` (431 for headers too
-large), then close the connection gracefully: the response is flushed and the write side
-shut down first, and what the client is still sending is read and discarded for a moment,
-so that a client still sending the rest of a long request reads the answer instead of a
-connection reset.
+uvicorn answers requests it cannot parse (a malformed request line, …) itself, with a
+`text/plain` 400, before the application sees them. The protocol here answers the same
+refusals as `application/problem+json`, adds the two checks httptools leaves out (a bounded
+request head, 431; a Host on HTTP/1.1), then closes the connection gracefully: the response is
+flushed and the write side shut down first, and what the client is still sending is read and
+discarded for a moment, so that a client still sending the rest of a long request reads the
+answer instead of a connection reset.
 """
 
 from __future__ import annotations
 
-import asyncio
 import http
 import json
-from typing import Any
 
-import h11
-from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from kadr.core.errors import BadRequest, KadrError, RequestHeadersTooLarge
 
 PROBLEM_JSON = b"application/problem+json"
 # How long a refused connection keeps reading (and discarding) what the client still sends.
 LINGER_SECONDS = 2.0
+#: The request line and headers together, as h11 (uvicorn's other parser) bounds them.
+MAX_HEAD_BYTES = 16 * 1024
 
 
 def refusal_for(status_hint: int) -> KadrError:
@@ -53,47 +51,16 @@ def problem_bytes(error: KadrError, default_headers: list[tuple[bytes, bytes]]) 
     return b"".join(lines)
 
 
-class _RecordingConnection(h11.Connection):
-    """h11's connection, remembering the last parse error so the refusal can say which it was.
+class ProblemHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (`uvicorn.Config(http=...)`) with problem+json refusals."""
 
-    h11 limits only a request head that arrives in pieces; one that arrives whole in a single
-    read passes at any size, so the same limit is applied here to every request head.
-    """
-
-    last_error: h11.RemoteProtocolError | None = None
-
-    def __init__(self, max_head_bytes: int) -> None:
-        super().__init__(h11.SERVER, max_head_bytes)
-        self.max_head_bytes = max_head_bytes
-
-    def next_event(self) -> Any:
-        try:
-            event = super().next_event()
-            if isinstance(event, h11.Request) and _head_size(event) > self.max_head_bytes:
-                raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
-        except h11.RemoteProtocolError as exc:
-            self.last_error = exc
-            raise
-        return event
-
-
-def _head_size(request: h11.Request) -> int:
-    return len(request.method) + len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
-
-
-class _ProblemRefusals:
-    """Mixin for uvicorn's HTTP protocols: problem+json refusals and a lingering close."""
-
-    transport: asyncio.Transport
-    loop: asyncio.AbstractEventLoop
-    server_state: Any
     _lingering = False
-
-    def _refusal_status_hint(self) -> int:
-        return 400
+    _head_bytes = 0
+    _in_head = True
+    _refusal = 400
 
     def send_400_response(self, msg: str) -> None:
-        error = refusal_for(self._refusal_status_hint())
+        error = refusal_for(self._refusal)
         self.transport.write(problem_bytes(error, list(self.server_state.default_headers)))
         self._close_lingering()
 
@@ -110,36 +77,24 @@ class _ProblemRefusals:
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the rest of a refused request: discarded
-        super().data_received(data)  # type: ignore[misc]
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES and not self._lingering:
+            # httptools would keep buffering an endless header line
+            self._refusal = 431
+            self.send_400_response("request head too large")
 
+    def on_message_begin(self) -> None:
+        self._head_bytes, self._in_head, self._refusal = 0, True, 400
+        super().on_message_begin()
 
-class ProblemH11Protocol(_ProblemRefusals, H11Protocol):
-    """uvicorn's h11 protocol with problem+json refusals."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        limit = self.config.h11_max_incomplete_event_size
-        self.conn = _RecordingConnection(DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if limit is None else limit)
-
-    def _refusal_status_hint(self) -> int:
-        error = self.conn.last_error if isinstance(self.conn, _RecordingConnection) else None
-        return error.error_status_hint if error is not None else 400
-
-
-try:  # httptools is optional; uvicorn's `auto` prefers it when installed
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
-
-if HttpToolsProtocol is not None:
-
-    class ProblemHttpToolsProtocol(_ProblemRefusals, HttpToolsProtocol):
-        """uvicorn's httptools protocol with problem+json refusals (httptools sets no header limit)."""
-
-
-def http_protocol() -> type[asyncio.Protocol]:
-    """The protocol class for `uvicorn.Config(http=...)`: httptools when installed, as uvicorn's
-    `auto` would choose, else h11."""
-    if HttpToolsProtocol is not None:
-        return ProblemHttpToolsProtocol
-    return ProblemH11Protocol
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        # An exception here is the parser's error: data_received answers it with the refusal.
+        if len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers) > MAX_HEAD_BYTES:
+            self._refusal = 431  # a head that arrived whole in one read
+            raise ValueError("request head too large")
+        if self.parser.get_http_version() == "1.1" and not any(n == b"host" for n, _ in self.headers):
+            raise ValueError("HTTP/1.1 request without Host")
+        super().on_headers_complete()

@@ -156,8 +156,8 @@ class ComponentContext:
         duration_seconds: float | None = None,
         on_progress: Callable[[float], None] | None = None,
     ) -> None:
-        """ffmpeg for this component: the configured binary at `KADR_FFMPEG_NICENESS`, stopped
-        by a cancel or the component's deadline."""
+        """ffmpeg for this component: the configured binary, stopped by a cancel or the
+        component's deadline. It inherits the component thread's `KADR_WORK_NICENESS`."""
         run_ffmpeg(
             args,
             executable=self.settings.ffmpeg_binary,
@@ -166,7 +166,6 @@ class ComponentContext:
             duration_seconds=duration_seconds,
             on_progress=on_progress,
             threads=self.settings.ffmpeg_threads,
-            niceness=self.settings.ffmpeg_niceness,
         )
 
     def seconds_left(self) -> float | None:

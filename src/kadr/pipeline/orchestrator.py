@@ -14,12 +14,16 @@ left running (its worker died) can never write into a path the retry reads or wr
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import json
+import os
 import secrets
 import shutil
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +54,24 @@ log = get_logger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 PROGRESS_FLUSH_SECONDS = 1.0
+
+
+def _lower_thread_priority(niceness: int) -> None:
+    # Linux keeps a nice value per thread, and what a thread starts (CTranslate2's and
+    # llama.cpp's workers, ffmpeg) inherits it: the API on the same event loop gets the CPU first.
+    if niceness > 0 and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError:  # not permitted here: run at the normal priority
+            log.warning("component_niceness_not_set", niceness=niceness)
+
+
+@functools.cache
+def component_threads(niceness: int) -> ThreadPoolExecutor:
+    """The threads components run in, at `KADR_WORK_NICENESS`; one pool per process."""
+    return ThreadPoolExecutor(
+        thread_name_prefix="kadr-component", initializer=_lower_thread_priority, initargs=(niceness,)
+    )
 
 
 @dataclass
@@ -253,7 +275,10 @@ class Orchestrator:
             cancel_event=cancel_event,
             deadline=time.monotonic() + self.settings.component_timeout_seconds,
         )
-        task = asyncio.ensure_future(asyncio.to_thread(component_class().run, context))
+        run_in_context = functools.partial(contextvars.copy_context().run, component_class().run, context)
+        task = asyncio.get_running_loop().run_in_executor(
+            component_threads(self.settings.work_niceness), run_in_context
+        )
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=PROGRESS_FLUSH_SECONDS)
