@@ -560,8 +560,8 @@ def _notes(concurrency: int, seconds: float) -> str:
         [
             "`kadr up` (API + in-process worker and scheduler, log level WARNING) and a bare FastAPI",
             "app (`GET /bare` returning a 3-key dict) each in its own OS process on uvicorn",
-            f"{uvicorn.__version__}, one worker, started like cli.py's `_serve` (loop 'auto': {_loop_name()};",
-            "http: httptools, kadr through its own protocol class).",
+            f"{uvicorn.__version__}, one worker, started like cli.py's `_serve`",
+            f"(loop 'auto': {_loop_name()}; http: httptools, kadr through its own protocol class).",
             f"Load: one asyncio process, {concurrency} concurrent clients, each an httpx.AsyncClient",
             "with one keep-alive connection, sending its next request when the last is answered;",
             f"per scenario each server gets {WARMUP_SECONDS:g} s of warm-up,",

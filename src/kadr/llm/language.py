@@ -36,6 +36,23 @@ LANGUAGE_SCRIPTS: dict[str, str] = {
     "ja": "CJK",
     "ko": "HANGUL",
 }
+#: What prompts call each language: a small model follows "Russian" better than "ru".
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "kk": "Kazakh",
+    "zh": "Chinese",
+    "ja": "Japanese",
+}
+
 #: Letters of another script than the expected one (and than Latin) beyond this share: a drift
 #: (a Russian answer slipping into Chinese), never normal.
 MAX_FOREIGN_SHARE = 0.05
@@ -110,3 +127,13 @@ def language_problem(text: str, language: str | None) -> str | None:
     if letters >= LONG_TEXT_LETTERS and share < MIN_SHARE:
         return f"{wanted}, but only {share:.0%} of its letters are {expected.lower()} ({described})"
     return None
+
+
+def language_name(language: str) -> str:
+    """The English name of a language code for a prompt ("ru-RU" → "Russian"); unknown codes as given."""
+    return LANGUAGE_NAMES.get(language.split("-", 1)[0].lower(), language)
+
+
+def transcript_language_name(language: str | None) -> str:
+    """How a prompt about a transcript names its language: by name, or by reference when unknown."""
+    return language_name(language) if language else "the transcript's own language"

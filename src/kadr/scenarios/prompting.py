@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kadr.llm.language import LANGUAGE_SCRIPTS
+from kadr.llm.language import LANGUAGE_SCRIPTS, language_name
 from kadr.llm.prompts import RenderedPrompt, get_prompt
 from kadr.scenarios.checks import count_words, max_words, nominal_words
 from kadr.scenarios.schemas import Scene
@@ -20,21 +20,6 @@ PLATFORM_NAMES = {
     "vk_clips": "VK Clips",
     "other": "online video",
 }
-LANGUAGE_NAMES = {
-    "en": "English",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "pl": "Polish",
-    "tr": "Turkish",
-    "kk": "Kazakh",
-    "zh": "Chinese",
-    "ja": "Japanese",
-}
 #: About how long a scene of a short is; long videos get longer scenes, never more than this many.
 SECONDS_PER_SCENE = 8
 MAX_SUGGESTED_SCENES = 24
@@ -43,10 +28,6 @@ MAX_TRANSCRIPT_CHARACTERS = 6000
 MAX_HIGHLIGHTS = 8
 #: Around a highlight, what of the transcript is kept when all of it does not fit.
 HIGHLIGHT_CONTEXT_SECONDS = 5.0
-
-
-def language_name(language: str) -> str:
-    return LANGUAGE_NAMES.get(language.split("-", 1)[0].lower(), language)
 
 
 def suggested_scene_count(duration_s: float) -> int:

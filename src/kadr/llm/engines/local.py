@@ -30,6 +30,9 @@ _generate_lock = threading.Lock()
 _models: dict[tuple[str, int, int], Any] = {}
 #: Fixed sampling seed: the same prompt gives the same answer on the same model.
 SEED = 1234
+#: llama.cpp's own command-line default; llama-cpp-python's chat call defaults to none (1.0), and
+#: without it the 1.5B model can repeat one sentence until the token limit.
+REPEAT_PENALTY = 1.1
 #: Longest string bound turned into grammar. llama-cpp-python writes `maxLength: n` as n nested
 #: optional characters; llama.cpp refused a 2000-character bound ("exceeds sane defaults") and
 #: segfaulted in its sampler on a 6000-character one, taking the worker process with it. Longer
@@ -119,6 +122,7 @@ class LocalEngine:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "seed": SEED,
+            "repeat_penalty": REPEAT_PENALTY,
             "stream": True,
         }
         if request.json_schema is not None:

@@ -308,7 +308,7 @@ def _shared(start: float, end: float, other_start: float, other_end: float) -> f
 
 class Highlights(Component):
     name = "highlights"
-    version = "1"
+    version = "2"  # 2: the AI ranking prompt names the language (highlights.rank v2)
     requires = ("transcribe", "audio")
     defaults: ClassVar[dict[str, Any]] = {
         "count": 5,

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from kadr.llm.language import transcript_language_name
 from kadr.llm.prompts import get_prompt
 from kadr.pipeline.model_calls import ModelCalls
 
@@ -94,7 +95,7 @@ def rank_with_model(
     prompt = get_prompt(PROMPT_ID).render(
         count=str(wanted),
         total=str(len(candidates)),
-        language=language or "the transcript's own language",
+        language=transcript_language_name(language),
         candidates=candidates_block(candidates),
     )
     answer = model.ask(

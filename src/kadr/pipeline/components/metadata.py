@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from kadr.config import Settings
+from kadr.llm.language import transcript_language_name
 from kadr.llm.prompts import get_prompt
 from kadr.pipeline.base import (
     Component,
@@ -182,7 +183,7 @@ def _cut(text: str, chars: int) -> str:
 
 class Metadata(Component):
     name = "metadata"
-    version = "1"
+    version = "2"  # 2: the prompts name the language (metadata.clip/video v2)
     # Registered after clips: when both are in a plan, this runs after it and names its files.
     requires = ("highlights", "transcribe")
     defaults: ClassVar[dict[str, Any]] = {
@@ -215,7 +216,7 @@ class Metadata(Component):
             ctx.progress(index / total, f"describing clip {subject['rank']}")
             text = _clip_text(transcript, float(subject["start"]), float(subject["end"]))
             prompt = get_prompt("metadata.clip").render(
-                language=language or "the transcript's own language",
+                language=transcript_language_name(language),
                 duration=f"{float(subject['end']) - float(subject['start']):.0f}",
                 hint=str(subject.get("title") or ""),
                 text=_cut(text, CLIP_TEXT_CHARS),
@@ -226,7 +227,7 @@ class Metadata(Component):
         if ctx.params["video"]:
             ctx.progress(len(subjects) / total, "describing the whole video")
             prompt = get_prompt("metadata.video").render(
-                language=language or "the transcript's own language",
+                language=transcript_language_name(language),
                 duration=f"{float(transcript.get('duration') or 0) / 60:.0f}",
                 moments="\n".join(f"- {c['title']}" for c in clips) or "-",
                 text=_cut(str(transcript["text"]), VIDEO_TEXT_CHARS),
