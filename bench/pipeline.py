@@ -204,7 +204,11 @@ def ffmpeg(args: list[str]) -> float:
 def floor_transcribe(wav: Path, params: dict[str, Any], settings: Settings) -> float:
     """The WAV through the same model and decoding options in one call (no pieces)."""
     model = get_whisper_model(
-        params.get("model", "tiny.en"), settings.asr_device, settings.asr_compute_type, settings.asr_threads
+        params.get("model", "tiny.en"),
+        settings.asr_device,
+        settings.asr_compute_type,
+        settings.asr_threads,
+        settings.model_cache_dir,
     )
     language = params.get("language") or ("en" if str(params.get("model", "")).endswith(".en") else None)
     started = time.perf_counter()

@@ -116,8 +116,6 @@ def main() -> None:
         console.print(f"{runtime}: installed")
     else:
         build_runtime(runtime)
-    importlib.invalidate_caches()
-    subprocess.run([sys.executable, "-m", "kadr", "models", "install"], check=True)
 
 
 if __name__ == "__main__":

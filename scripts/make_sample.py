@@ -1,7 +1,12 @@
-"""Make tests/data/talk.mp4: a ~45 s talk with real English speech (espeak-ng) over simple slides.
+"""Make the committed sample talks: real speech over simple slides.
 
-Needs Debian's espeak-ng only when regenerating (`apt-get install espeak-ng`); the result is
-committed, so tests and CI never need it. Usage: python scripts/make_sample.py
+- tests/data/talk.mp4 (~45 s, English, espeak-ng): `python scripts/make_sample.py`
+- tests/data/talk_ru.mp4 (~30 s, Russian, Festival's msu_ru_nsh voice from festvox-ru, the one
+  Russian voice Whisper recognises reliably): `python scripts/make_sample.py ru`
+
+Each needs its Debian speech package only when regenerating (`apt-get install espeak-ng`, or
+`festival festvox-ru`); the results are committed, so tests and CI never need them. The spoken
+text goes beside each video (`talk.txt`, `talk_ru.txt`) as the reference transcript.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -45,25 +51,52 @@ SLIDES = [
     ),
     ("Thank you", "Finally, publish on a schedule. Consistency beats intensity. Thank you for listening."),
 ]
+SLIDES_RU = [
+    ("Внимание", "Добрый день. Сегодня мы поговорим о том, как снимать короткие видео."),
+    (
+        "Первая ошибка",
+        "Главная ошибка авторов: медленное начало. Всего три секунды решают, досмотрит ли зритель ролик.",
+    ),
+    (
+        "Конкретика",
+        "Говорите коротко и конкретно. Зрители запоминают числа, например десять тысяч просмотров.",
+    ),
+    ("Спасибо", "Публикуйте видео по расписанию. Спасибо, что досмотрели до конца."),
+]
 
 
 def run(*command: str) -> None:
     subprocess.run(command, check=True)
 
 
-def main() -> None:
+def speak_english(text: str, wav: Path) -> None:
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         sys.exit("espeak-ng is needed to regenerate the sample: apt-get install espeak-ng")
+    run(espeak, "-v", "en-us", "-s", "165", "-g", "4", "-w", str(wav), text)
+
+
+def speak_russian(text: str, wav: Path) -> None:
+    festival = shutil.which("festival")
+    if festival is None:
+        sys.exit("Festival is needed to regenerate the Russian sample: apt-get install festival festvox-ru")
+    quoted = text.replace("\\", "").replace('"', "")
+    script = f'(voice_msu_ru_nsh_clunits) (utt.save.wave (SynthText "{quoted}") "{wav}")'
+    subprocess.run([festival, "--pipe"], input=script.encode(), check=True)
+
+
+def make_talk(
+    name: str, slides: list[tuple[str, str]], speak: Callable[[str, Path], None], label: str
+) -> None:
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     DATA.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         parts: list[Path] = []
         durations: list[float] = []
-        for index, (_, text) in enumerate(SLIDES):
+        for index, (_, text) in enumerate(slides):
             wav = work / f"part{index}.wav"
-            run(espeak, "-v", "en-us", "-s", "165", "-g", "4", "-w", str(wav), text)
+            speak(text, wav)
             parts.append(wav)
             probe = subprocess.run([ffmpeg, "-i", str(wav)], capture_output=True, text=True).stderr
             stamp = probe.split("Duration: ")[1].split(",")[0]
@@ -107,7 +140,7 @@ def main() -> None:
         # One slide per topic: a coloured card with its title, shown while it is spoken.
         texts = []
         start = 0.0
-        for (title, _), length in zip(SLIDES, durations, strict=True):
+        for (title, _), length in zip(slides, durations, strict=True):
             (work / f"title{len(texts)}.txt").write_text(title)
             texts.append(
                 f"drawtext=fontfile='{FONT}':textfile='{work / f'title{len(texts)}.txt'}':fontsize=72:"
@@ -117,11 +150,10 @@ def main() -> None:
         video_filter = ",".join(
             [
                 *texts,
-                f"drawtext=fontfile='{FONT}':text='kadr sample talk':fontsize=28:"
-                "fontcolor=0xdddddd:x=40:y=h-60",
+                f"drawtext=fontfile='{FONT}':text='{label}':fontsize=28:fontcolor=0xdddddd:x=40:y=h-60",
             ]
         )
-        output = DATA / "talk.mp4"
+        output = DATA / f"{name}.mp4"
         run(
             ffmpeg,
             "-hide_banner",
@@ -155,8 +187,15 @@ def main() -> None:
             "+faststart",
             str(output),
         )
-    (DATA / "talk.txt").write_text("\n".join(text for _, text in SLIDES) + "\n")
+    (DATA / f"{name}.txt").write_text("\n".join(text for _, text in slides) + "\n")
     print(f"wrote {output} ({output.stat().st_size} bytes, {start:.1f} s)")
+
+
+def main() -> None:
+    if sys.argv[1:] == ["ru"]:
+        make_talk("talk_ru", SLIDES_RU, speak_russian, "kadr sample talk, ru")
+    else:
+        make_talk("talk", SLIDES, speak_english, "kadr sample talk")
 
 
 if __name__ == "__main__":

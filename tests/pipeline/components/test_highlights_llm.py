@@ -39,7 +39,7 @@ def test_the_model_chooses_and_names_moments_cut_on_sentence_boundaries(
     numbers = candidate_numbers(request.body)
     assert 2 < len(numbers) <= 6, "up to three candidates per moment wanted"
     assert "Nobody remembers a vague promise" in shown, "candidates are shown with their text"
-    assert "in the language of the transcript (en)" in shown
+    assert "in the language of the transcript (English)" in shown
     schema = request.body["response_format"]["json_schema"]["schema"]
     moments = schema["properties"]["moments"]
     assert moments["maxItems"] == 20

@@ -147,7 +147,7 @@ def test_each_clip_and_the_video_get_texts_naming_the_clip_files(
     assert [schema_name(r.body) for r in openai_server.requests] == ["PublishingText"] * 3
     first_words = _spoken(talk, clips[0]["start"], clips[0]["end"])[:40]
     assert first_words in prompts[0], "the clip prompt carries what is said in the clip"
-    assert all("in the language of the transcript (en)" in prompt for prompt in prompts)
+    assert all("in the language of the transcript (English)" in prompt for prompt in prompts)
     assert f"- {document['clips'][0]['title']}" in prompts[2], "the video prompt lists the moments"
     assert [call.purpose for call in result.llm_calls] == ["metadata"] * 3
     assert result.summary["llm_calls"] == 3 and result.summary["clips"] == 2

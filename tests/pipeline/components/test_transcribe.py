@@ -1,5 +1,6 @@
-"""transcribe component: real Whisper inference on tiny.en, and the OpenAI-compatible remote engine
-against a stand-in server that speaks the real protocol (including its errors)."""
+"""transcribe component: real Whisper inference (tiny.en for English, the multilingual base for
+Russian, chosen by the language heard), and the OpenAI-compatible remote engine against a
+stand-in server that speaks the real protocol (including its errors)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ def test_transcript_has_the_spoken_words_with_timings(talk: Bench) -> None:
     heard = set(re.findall(r"[a-z]+", transcript["text"].lower()))
     long_words = {w for w in spoken if len(w) >= 6}
     assert len(long_words & heard) / len(long_words) > 0.8
+    # `auto`: the multilingual model heard English, so the fast English model transcribed it
     assert transcript["language"] == "en" and transcript["model"] == "tiny.en"
+    assert transcript["language_source"] == "detected" and transcript["language_probability"] > 0.5
+    assert talk.results["transcribe"].summary["language_probability"] == transcript["language_probability"]
     words = [w for s in transcript["segments"] for w in s["words"]]
     assert all(0 <= w["start"] <= w["end"] <= transcript["duration"] + 0.5 for w in words)
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
@@ -38,6 +42,65 @@ def test_transcript_has_the_spoken_words_with_timings(talk: Bench) -> None:
     assert talk.results["transcribe"].summary["device"] == "cpu"
     progress = talk.progress["transcribe"]
     assert progress == sorted(progress) and progress[-1] == 1.0
+
+
+def character_error_rate(reference: str, heard: str) -> float:
+    """Edits (insertions, deletions, substitutions) per reference character, over letters and
+    spaces only (punctuation and case are not what a listener checks)."""
+
+    def letters(text: str) -> str:
+        return " ".join(re.findall(r"[^\W\d_]+", text.lower().replace("ё", "е")))
+
+    a, b = letters(reference), letters(heard)
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1] / max(1, len(a))
+
+
+def test_russian_speech_gives_a_russian_transcript_with_word_timings(tmp_path: Path) -> None:
+    bench = make_bench(DATA_DIR / "talk_ru.mp4", tmp_path, "probe", "audio", "transcribe")
+    transcript = bench.json("transcript.json")
+    assert transcript["language"] == "ru" and transcript["language_source"] == "detected"
+    assert transcript["language_probability"] > 0.8
+    assert transcript["model"] == "base", "Russian goes to the multilingual model"
+    error_rate = character_error_rate((DATA_DIR / "talk_ru.txt").read_text(), transcript["text"])
+    print(f"character error rate on the Russian sample: {error_rate:.1%}")
+    assert error_rate < 0.2
+    words = [w for s in transcript["segments"] for w in s["words"]]
+    assert len(words) > 30 and all(re.search("[а-я]", w["word"].lower()) for w in words[:5])
+    assert all(0 <= w["start"] <= w["end"] <= transcript["duration"] + 0.5 for w in words)
+    summary = bench.results["transcribe"].summary
+    assert (summary["language"], summary["model"]) == ("ru", "base")
+
+
+def test_a_language_the_run_gives_is_not_detected(tmp_path: Path) -> None:
+    bench = make_bench(DATA_DIR / "talk_ru.mp4", tmp_path, "probe", "audio")
+    bench.run("transcribe", language="ru")
+    transcript = bench.json("transcript.json")
+    assert (transcript["language"], transcript["language_source"], transcript["model"]) == (
+        "ru",
+        "given",
+        "base",
+    )
+    assert transcript["language_probability"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"language": "klingon"}, "not one Whisper knows"),
+        ({"model": "tiny.en", "language": "ru"}, "hears English only"),
+    ],
+)
+def test_languages_the_models_cannot_hear_are_refused_when_the_run_is_made(
+    tmp_path: Path, params: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValidationFailed, match=reason):
+        resolve_plan(Settings(data_dir=tmp_path), {"transcribe": params})
 
 
 def _long_words(text: str) -> list[str]:
@@ -55,6 +118,9 @@ class RecordingModel:
         self.lengths.append(len(audio))
         return self.model.transcribe(audio, **options)
 
+    def detect_language(self, audio: Any, **options: Any) -> Any:
+        return self.model.detect_language(audio, **options)
+
 
 def test_pieces_give_the_same_words_at_the_same_times(
     tmp_path: Path, talk: Bench, monkeypatch: pytest.MonkeyPatch
@@ -69,7 +135,7 @@ def test_pieces_give_the_same_words_at_the_same_times(
     monkeypatch.setattr(transcribe, "get_whisper_model", recording_model)
     bench = make_bench(talk.source, tmp_path, "probe", "audio")
     bench.run("transcribe", piece_seconds=20)
-    pieces = recorded[0].lengths
+    pieces = recorded[-1].lengths  # the first model loaded (multilingual) only heard the language
     assert len(pieces) == 3 and max(pieces) < 30 * 16000, "Whisper never sees the whole audio"
 
     chunked = bench.json("transcript.json")
@@ -186,7 +252,9 @@ def test_remote_engine_maps_the_openai_answer(tmp_path: Path, remote: str, talk:
     ]
     assert result.summary["device"] == "remote"
     sent = OpenAITranscriptionStandIn.requests[-1]["fields"]
-    assert sent[b"response_format"] == b"verbose_json" and sent[b"model"] == b"tiny.en"
+    assert sent[b"response_format"] == b"verbose_json" and sent[b"model"] == b"whisper-1", (
+        "auto asks the server for its Whisper"
+    )
 
 
 def test_remote_engine_is_part_of_the_config_hash(tmp_path: Path) -> None:

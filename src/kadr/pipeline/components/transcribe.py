@@ -11,6 +11,7 @@ with speech, and then fixed for the rest.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,11 +19,32 @@ from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 from kadr.pipeline.components.audio import SAMPLE_RATE, wav_pieces
-from kadr.pipeline.models import get_whisper_model, return_freed_memory
+from kadr.pipeline.models import (
+    AUTO_MODEL,
+    BUNDLED_MODEL,
+    MULTILINGUAL_MODEL,
+    get_whisper_model,
+    release_whisper_model,
+    return_freed_memory,
+)
 from kadr.providers import openai_audio
 from kadr.providers.openai_audio import RemoteTranscriptionError
 
 __all__ = ["RemoteTranscriptionError", "Transcribe"]
+
+#: `language: auto` (the default): detected from the speech.
+AUTO_LANGUAGE = "auto"
+#: What a remote OpenAI-compatible server is asked for when the model is `auto`.
+REMOTE_AUTO_MODEL = "whisper-1"
+
+
+def whisper_languages() -> frozenset[str]:
+    """The language codes Whisper knows (imported only when a run names one: faster-whisper
+    brings CTranslate2 into the process)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
+
 
 #: How far from a piece's nominal end the cut may move to land in a pause.
 BOUNDARY_SEARCH_SECONDS = 10.0
@@ -34,19 +56,59 @@ def _word(start: float, end: float, word: str, probability: float | None) -> dic
     return {"start": round(start, 3), "end": round(end, 3), "word": word, "probability": probability}
 
 
-def transcribe_locally(ctx: ComponentContext, wav: Path, duration: float) -> tuple[list[dict[str, Any]], str]:
-    """faster-whisper over the WAV piece by piece; timestamps are offset to the whole source."""
-    params = ctx.params
-    model = get_whisper_model(
-        params["model"], ctx.settings.asr_device, ctx.settings.asr_compute_type, ctx.settings.asr_threads
-    )
-    language: str | None = params["language"] or ("en" if str(params["model"]).endswith(".en") else None)
-    detected = ""
+@dataclass
+class HeardLanguage:
+    """The language of a transcript, and how it was known: given by the run, or detected (with
+    Whisper's probability for it)."""
+
+    code: str
+    probability: float | None = None
+    source: str = "given"
+
+
+def detect_language(model: Any, samples: Any) -> HeardLanguage:
+    """The spoken language of `samples` by the multilingual model (speech only: VAD first)."""
+    code, probability, _ = model.detect_language(samples, vad_filter=True)
+    return HeardLanguage(code, round(float(probability), 3), "detected")
+
+
+def transcribe_locally(
+    ctx: ComponentContext, wav: Path, duration: float
+) -> tuple[list[dict[str, Any]], HeardLanguage, str]:
+    """faster-whisper over the WAV piece by piece; timestamps are offset to the whole source.
+    With the `auto` model the language is detected on the first piece by the multilingual model,
+    and English goes to `tiny.en` (faster), every other language to `base`."""
+    params, settings = ctx.params, ctx.settings
+
+    def load(name: str) -> Any:
+        return get_whisper_model(
+            name,
+            settings.asr_device,
+            settings.asr_compute_type,
+            settings.asr_threads,
+            settings.model_cache_dir,
+        )
+
+    chosen = str(params["model"])
+    given = params["language"] if params["language"] != AUTO_LANGUAGE else None
+    if given is None and chosen.endswith(".en"):
+        given = "en"
+    heard = HeardLanguage(given) if given else None
+    model: Any = None
     segments: list[dict[str, Any]] = []
     for offset, samples in wav_pieces(wav, float(params["piece_seconds"]), BOUNDARY_SEARCH_SECONDS):
+        if model is None:
+            if chosen == AUTO_MODEL:
+                if heard is None:
+                    ctx.progress(0.0, "detecting the language")
+                    heard = detect_language(load(MULTILINGUAL_MODEL), samples)
+                chosen = BUNDLED_MODEL if heard.code == "en" else MULTILINGUAL_MODEL
+                if chosen == BUNDLED_MODEL:
+                    release_whisper_model(MULTILINGUAL_MODEL)  # loaded only to hear it was English
+            model = load(chosen)
         piece_segments, info = model.transcribe(
             samples,
-            language=language,
+            language=heard.code if heard else None,
             beam_size=int(params["beam_size"]),
             vad_filter=bool(params["vad"]),
             word_timestamps=True,
@@ -68,40 +130,44 @@ def transcribe_locally(ctx: ComponentContext, wav: Path, duration: float) -> tup
                     "words": words,
                 }
             )
-            detected = detected or info.language
             done = offset + segment.end
             ctx.progress(min(0.99, done / duration) if duration else 0.5, f"{done:.0f}s transcribed")
-        if language is None and detected:
-            language = detected  # one language for the whole source, as one call would have said
+        if heard is None and segments:
+            # one language for the whole source, as one call would have said
+            heard = HeardLanguage(info.language, round(float(info.language_probability), 3), "detected")
         del samples  # the next piece is read only now
         return_freed_memory()
-    return segments, language or detected
+    return segments, heard or HeardLanguage(""), chosen
 
 
-def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str, Any]], str]:
+def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str, Any]], HeardLanguage, str]:
     """The whole WAV to an OpenAI-compatible server (streamed from disk)."""
     settings = ctx.settings
+    given = ctx.params["language"] if ctx.params["language"] != AUTO_LANGUAGE else None
+    model = str(ctx.params["model"])
+    model = REMOTE_AUTO_MODEL if model == AUTO_MODEL else model
     ctx.progress(0.05, "sent to the transcription server")
     try:
         segments, language = openai_audio.transcribe(
             settings.asr_remote_url,
             settings.asr_remote_api_key.get_secret_value(),
             wav,
-            model=str(ctx.params["model"]),
-            language=ctx.params["language"] or None,
+            model=model,
+            language=given,
         )
     except openai_audio.TranscriptionRefused as exc:
         raise PermanentJobError(str(exc)) from exc
-    return segments, language or str(ctx.params["language"] or "")
+    heard = HeardLanguage(given) if given else HeardLanguage(language or "", None, "detected")
+    return segments, heard, model
 
 
 class Transcribe(Component):
     name = "transcribe"
-    version = "3"
+    version = "4"  # 4: `auto` picks the model by language; the language's source and probability
     requires = ("audio",)
     defaults: ClassVar[dict[str, Any]] = {
         "model": None,
-        "language": None,
+        "language": AUTO_LANGUAGE,
         "beam_size": 5,
         "vad": True,
         #: Whisper's peak memory grows with the piece (Silero VAD batches the whole piece):
@@ -115,6 +181,17 @@ class Transcribe(Component):
         params = super().resolve_params(settings, overrides)
         if params["model"] is None:
             params["model"] = settings.asr_model
+        params["language"] = str(params["language"] or AUTO_LANGUAGE).lower()
+        if params["language"] != AUTO_LANGUAGE and params["language"] not in whisper_languages():
+            raise ValueError(
+                f"transcribe: language {params['language']!r} is not one Whisper knows; use a code "
+                "such as ru, en, uk, de, or auto"
+            )
+        if str(params["model"]).endswith(".en") and params["language"] not in (AUTO_LANGUAGE, "en"):
+            raise ValueError(
+                f"transcribe: the model {params['model']} hears English only; for "
+                f"{params['language']!r} use the model auto or base"
+            )
         if float(params["piece_seconds"]) < MIN_PIECE_SECONDS:
             raise ValueError(f"transcribe: piece_seconds must be at least {MIN_PIECE_SECONDS:g}")
         params["engine"] = "remote" if settings.asr_remote_url else "local"
@@ -124,19 +201,18 @@ class Transcribe(Component):
         wav = ctx.input("audio/audio.wav")
         duration = float(ctx.read_json("probe.json")["duration"])
         if ctx.params.get("engine") == "remote":
-            segments, language = transcribe_remotely(ctx, wav)
+            segments, heard, model = transcribe_remotely(ctx, wav)
             device = "remote"
         else:
-            segments, language = transcribe_locally(ctx, wav, duration)
+            segments, heard, model = transcribe_locally(ctx, wav, duration)
             device = ctx.settings.asr_device
         text = " ".join(s["text"] for s in segments).strip()
-        transcript = {
-            "language": language,
-            "duration": duration,
-            "model": ctx.params["model"],
-            "text": text,
-            "segments": segments,
+        language = {
+            "language": heard.code,
+            "language_probability": heard.probability,
+            "language_source": heard.source,
         }
+        transcript = {**language, "duration": duration, "model": model, "text": text, "segments": segments}
         out = ctx.output("transcript.json")
         out.write_text(json.dumps(transcript, indent=1, ensure_ascii=False))
         plain = ctx.output("transcript.txt")
@@ -148,7 +224,8 @@ class Transcribe(Component):
                 ProducedArtifact("transcript.txt", plain, "text", "text/plain; charset=utf-8"),
             ],
             {
-                "language": language,
+                **language,
+                "model": model,
                 "segments": len(segments),
                 "words": sum(len(s["words"]) for s in segments),
                 "device": device,
