@@ -13,6 +13,7 @@ import pytest
 from kadr.config import Settings
 from kadr.llm.engines.local import runtime_available
 from kadr.llm.model_files import describe_local_model
+from kadr.scenarios.checks import max_words
 from tests.scenarios.conftest import ClientWith
 from tests.support.api import assert_problem, register
 from tests.support.openai_server import Failure, OpenAIServer, Reply
@@ -127,14 +128,29 @@ async def test_the_same_brief_again_is_answered_from_the_render_cache(
     assert other["from_cache"] is False and len(openai_server.requests) == 2
 
 
-async def test_an_answer_that_never_fits_fails_the_scenario_with_the_reason(
+async def test_an_answer_that_never_fits_is_shortened_to_fit_on_the_last_try(
+    api: httpx.AsyncClient, openai_server: OpenAIServer, settings: Settings
+) -> None:
+    headers = await register(api, "wordy@example.com")
+    openai_server.answer = talkative
+    ready = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
+    assert ready["status"] == "ready", ready["error"]
+    assert len(openai_server.requests) == settings.llm_repair_attempts + 1, "re-asks are bounded"
+    words = sum(len(scene["narration"].split()) for scene in ready["scenes"])
+    assert 0 < words <= max_words(60, ready["words_per_minute"]), "what is left can be spoken in 60 s"
+    assert 54 <= total_seconds(ready) <= 66
+    written = json.loads(talkative(_empty_request()))["scenes"][1]["narration"]
+    assert written.startswith(ready["scenes"][1]["narration"].rstrip("…")), "cut, not rewritten"
+
+
+async def test_an_answer_that_is_never_a_scenario_fails_it_with_the_reason(
     api: httpx.AsyncClient, openai_server: OpenAIServer, settings: Settings
 ) -> None:
     headers = await register(api, "fail@example.com")
-    openai_server.answer = talkative
+    openai_server.answer = lambda _body: "Sure! Here is your scenario: scene one, a kitchen."
     failed = await wait_for_scenario(api, headers, (await generate(api, headers))["id"])
     assert failed["status"] == "failed"
-    assert "no valid answer" in failed["error"] and "scene 2: its narration has 400 words" in failed["error"]
+    assert "no valid answer" in failed["error"] and "JSON" in failed["error"]
     assert len(openai_server.requests) == settings.llm_repair_attempts + 1, "re-asks are bounded"
     assert failed["scenes"] == [] and failed["version"] == 0
 

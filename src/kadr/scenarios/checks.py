@@ -135,6 +135,39 @@ def fit_durations(scenes: Sequence[Scene], target_duration_s: float, words_per_m
     return True
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def _shortened(text: str, budget: int) -> str:
+    """`text` cut to at most `budget` words: whole sentences while they fit, else the words."""
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if count_words(" ".join([*kept, sentence])) > budget:
+            break
+        kept.append(sentence)
+    if kept:
+        return " ".join(kept)
+    return " ".join(text.split()[:budget]).rstrip(",;:—-") + "…"
+
+
+def trim_to_fit(scenes: Sequence[Scene], target_duration_s: float, words_per_minute: int) -> int:
+    """Shorten narration that cannot be spoken in the target, in place, each scene by its share
+    of the excess; then share the target among the scenes. The words removed (0: it fitted).
+
+    The last resort after the model was asked to shorten and did not: a scenario a few
+    sentences shorter than the model wrote is worth more to its author than a failed job."""
+    total = sum(count_words(scene.narration) for scene in scenes)
+    if total <= max_words(target_duration_s, words_per_minute):
+        return 0
+    budget = nominal_words(target_duration_s, words_per_minute)  # the tolerance left for rounding
+    for scene in scenes:
+        words = count_words(scene.narration)
+        if words:
+            scene.narration = _shortened(scene.narration, max(1, words * budget // total))
+    fit_durations(scenes, target_duration_s, words_per_minute)
+    return total - sum(count_words(scene.narration) for scene in scenes)
+
+
 def repetition_problems(scenes: Sequence[Scene]) -> list[TimingProblem]:
     """Scenes whose narration repeats an earlier one word for word: what a small model does when
     it loops. Only generation asks this (a person may repeat a line on purpose)."""

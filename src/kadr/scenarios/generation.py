@@ -23,6 +23,7 @@ from kadr.core.clock import utcnow
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
 from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
+from kadr.core.logging import get_logger
 from kadr.jobs import service as jobs
 from kadr.llm.errors import LLMNotConfigured
 from kadr.llm.gateway import describe_engine
@@ -40,6 +41,7 @@ from kadr.scenarios.checks import (
     recut_problems,
     repetition_problems,
     timing_problems,
+    trim_to_fit,
 )
 from kadr.scenarios.models import FINISHED_SCENARIO_STATUSES, Scenario, ScenarioStatus, ScenarioVersion
 from kadr.scenarios.repository import ScenarioRepository
@@ -60,6 +62,8 @@ GENERATE_JOB_KIND = "scenario.generate"
 TRANSCRIPT = "transcript.json"
 HIGHLIGHTS = "highlights.json"
 
+log = get_logger(__name__)
+
 
 def require_language_model(settings: Settings) -> None:
     """501 now, at request time, when no model could answer the job later. Cheap: it reads the
@@ -77,17 +81,26 @@ def require_language_model(settings: Settings) -> None:
 
 
 def draft_check(
-    target_duration_s: float, words_per_minute: int, source_duration_s: float | None = None
+    target_duration_s: float,
+    words_per_minute: int,
+    source_duration_s: float | None = None,
+    *,
+    last_answer: int,
 ) -> Callable[[Any], str | None]:
     """The gateway's `check=` of one generation: the timing (and for a re-cut, its pieces of the
     source) must hold. A first answer whose scenes repeat each other is asked again as well, once:
-    a small model that loops again is not failed for it (its scenes can be rewritten one by one)."""
+    a small model that loops again is not failed for it (its scenes can be rewritten one by one).
+    The `last_answer` of a new scenario that still says too much is shortened to fit."""
     answers = 0
 
     def check(draft: Any) -> str | None:
         nonlocal answers
         answers += 1
         if source_duration_s is None:  # a re-cut's durations follow its pieces of the source
+            if answers == last_answer:
+                removed = trim_to_fit(draft.scenes, target_duration_s, words_per_minute)
+                if removed:
+                    log.info("scenario_narration_shortened", words_removed=removed)
             fit_durations(draft.scenes, target_duration_s, words_per_minute)
         problems = timing_problems(draft.scenes, target_duration_s, words_per_minute)
         if source_duration_s is not None:
@@ -236,7 +249,7 @@ class GenerationService:
             purpose="scenario.generate",
             prompt=prompting.generate_prompt(brief),
             schema=ScenarioDraft,
-            check=draft_check(target, words_per_minute),
+            check=draft_check(target, words_per_minute, last_answer=self.settings.llm_repair_attempts + 1),
             cache_scope={**brief, "render_profile": "scenario.generate"},
             expected_tokens=expected,
             max_tokens=prompting.answer_token_limit(expected),
@@ -260,7 +273,9 @@ class GenerationService:
             purpose="scenario.from_run",
             prompt=prompting.recut_prompt(brief, transcript, highlights),
             schema=RecutDraft,
-            check=draft_check(target, words_per_minute, source_duration),
+            check=draft_check(
+                target, words_per_minute, source_duration, last_answer=self.settings.llm_repair_attempts + 1
+            ),
             cache_scope={**brief, "render_profile": "scenario.from_run"},
             expected_tokens=expected,
             max_tokens=prompting.answer_token_limit(expected),
