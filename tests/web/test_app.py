@@ -11,180 +11,26 @@ Skipped on a laptop without chromium or the playwright package; failing in CI (C
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import DATA_DIR, IN_CI
+from tests.conftest import DATA_DIR
 from tests.support.api import PASSWORD
-from tests.support.process import kadr_up
+from tests.support.browser import (
+    ACCESS_TOKEN_TTL_SECONDS,
+    RUN_TIMEOUT_MS,
+    drop_file,
+    record_upload_progress,
+    unthrottle,
+)
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = os.environ.get("KADR_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-#: Short enough that every test outlives its access tokens: the app must refresh them itself.
-ACCESS_TOKEN_TTL_SECONDS = 2
-RUN_TIMEOUT_MS = 300_000
-
-
-def _missing(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed (pip install -e '.[test]')")
-    if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        _missing(f"{CHROMIUM} is missing (apt-get install chromium, or `make test` as root)")
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium's sandbox refuses root
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("web")
-    settings = {"access_token_ttl_seconds": ACCESS_TOKEN_TTL_SECONDS, "llm_engine": "off"}
-    with kadr_up(folder / "var", folder / "kadr.log", **settings) as (base_url, _process):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def shared() -> dict[str, str]:
-    """What one test leaves for the next (the first user's run)."""
-    return {}
-
-
-class Pages:
-    """A browser context of one user, with what the tests need around its page."""
-
-    def __init__(self, browser: Any, base_url: str) -> None:
-        self.base_url = base_url
-        self.context = browser.new_context(viewport=DESKTOP, base_url=base_url)
-        self.context.set_default_timeout(20_000)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.refreshes: list[int] = []
-        self.page.on(
-            "response",
-            lambda response: (
-                self.refreshes.append(response.status) if response.url.endswith("/v1/auth/refresh") else None
-            ),
-        )
-
-    def close(self) -> None:
-        assert self.errors == [], f"the page raised: {self.errors}"
-        self.context.close()
-
-    def expect_heading(self, text: str) -> None:
-        """Wait until the page's h1 says `text` (the URL changes before the page is drawn)."""
-        from playwright.sync_api import expect
-
-        expect(self.page.locator("h1")).to_have_text(text)
-
-    def sign_up(self, email: str, name: str) -> None:
-        page = self.page
-        page.goto("/sign-up")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_label("Your name (optional)").fill(name)
-        page.get_by_role("button", name="Create account").click()
-        page.wait_for_url("**/videos")
-
-    def sign_in(self, email: str) -> None:
-        page = self.page
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-
-    def shoot(self, name: str) -> None:
-        """docs/screenshots/<name>-desktop.png and -phone.png of the page as it is now; at
-        phone width nothing may be wider than the screen."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
-            self.page.set_viewport_size(size)
-            self.page.wait_for_timeout(150)  # one layout pass at the new width
-            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{name} is {overflow}px wider than a {size['width']}px screen"
-            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
-        self.page.set_viewport_size(DESKTOP)
-
-
-@pytest.fixture
-def pages(browser: Any, server: str) -> Iterator[Any]:
-    opened: list[Pages] = []
-
-    def open_pages() -> Pages:
-        opened.append(Pages(browser, server))
-        return opened[-1]
-
-    yield open_pages
-    for each in opened:
-        each.close()
-
-
-def _drop_file(page: Any, selector: str, path: Path, content_type: str) -> None:
-    """Drop a file on an element the way a user's drag and drop does (a DataTransfer)."""
-    page.evaluate(
-        """([selector, name, type, data]) => {
-            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([bytes], name, { type }));
-            const zone = document.querySelector(selector);
-            const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
-            zone.dispatchEvent(new DragEvent("dragover", init));
-            zone.dispatchEvent(new DragEvent("drop", init));
-        }""",
-        [selector, path.name, content_type, base64.b64encode(path.read_bytes()).decode()],
-    )
-
-
-def _record_upload_progress(page: Any) -> Any:
-    """Keep every value the upload's progress bar shows, with the network slowed to ~300 kB/s
-    up, so that the sample's 485 kB take more than one progress event."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 300_000},
-    )
-    page.evaluate(
-        """() => {
-            window.uploadProgress = [];
-            new MutationObserver(() => {
-                for (const bar of document.querySelectorAll(".upload-status progress")) {
-                    window.uploadProgress.push(bar.value);
-                }
-            }).observe(document.body, { subtree: true, childList: true, attributes: true });
-        }"""
-    )
-    return cdp
-
-
-def _unthrottle(cdp: Any) -> None:
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-    )
 
 
 def test_sign_up_upload_run_watch_play_and_sign_out(pages: Any, shared: dict[str, str]) -> None:
@@ -202,10 +48,10 @@ def test_sign_up_upload_run_watch_play_and_sign_out(pages: Any, shared: dict[str
     assert page.get_by_role("navigation", name="Main").get_by_role("link", name="Ada").is_visible()
     user.shoot("videos-empty")
 
-    network = _record_upload_progress(page)
-    _drop_file(page, ".dropzone", DATA_DIR / "talk.mp4", "video/mp4")
+    network = record_upload_progress(page)
+    drop_file(page, ".dropzone", DATA_DIR / "talk.mp4", "video/mp4")
     page.wait_for_url(re.compile(r"/videos/vid_[^/]+$"))
-    _unthrottle(network)
+    unthrottle(network)
     shown = page.evaluate("window.uploadProgress")
     assert max(shown) == 100 and any(0 < value < 100 for value in shown), shown
     user.expect_heading("talk.mp4")
