@@ -128,10 +128,17 @@ def scenario_generation(settings: Settings, count: int) -> dict[str, Any]:
             generate_locally(settings, GenerateRequest(topic=topic, language=language, duration_s=60))
         )
         seconds = time.perf_counter() - started
-        rows.append(
-            {"language": language, "topic": topic, "status": scenario.status, "seconds": round(seconds, 1)}
-        )
-        print(f"  {language} {scenario.status:9} {seconds:6.1f} s  {topic}", flush=True)
+        row: dict[str, Any] = {
+            "language": language,
+            "topic": topic,
+            "status": scenario.status,
+            "seconds": round(seconds, 1),
+        }
+        if scenario.error:
+            row["error"] = scenario.error
+        rows.append(row)
+        line = f"  {language} {scenario.status:9} {seconds:6.1f} s  {topic}  {scenario.error or ''}"
+        print(line.rstrip(), flush=True)
     database = sqlite3.connect(settings.data_dir / "kadr.db")
     calls = database.execute(
         "SELECT outcome, tokens_in, tokens_out, attempts FROM llm_calls WHERE purpose = 'scenario.generate'"
