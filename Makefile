@@ -4,7 +4,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: up test demo bench lint install clean sample
+.PHONY: up test demo bench lint install clean sample debian-packages
+
+# Debian packages kadr uses where they exist: Apertium's en-es pair (translate, engine
+# apertium) and Festival with its Russian voice (dub). Installed where apt-get and root allow;
+# without them kadr says so in /health and uses what it has.
+RUNTIME_DEBS := apertium apertium-en-es festival festvox-ru
+# The browser tests (tests/web) drive Debian's chromium; without it they skip on a laptop and
+# fail in CI (CI=true).
+TEST_DEBS := chromium
+APT_INSTALL = missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	{ echo "apt-get install $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+	echo "could not install $$missing: the features and tests that need them will say so"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +33,17 @@ $(STAMP): $(BIN)/python pyproject.toml scripts/install_llm.py
 
 install: $(STAMP)
 
+debian-packages:
+	@$(call APT_INSTALL,$(RUNTIME_DEBS))
+
 ## up: create .venv, install, migrate, start API + worker + scheduler on the embedded default
-up: install
+up: install debian-packages
 	$(BIN)/kadr migrate
 	$(BIN)/kadr up
 
 ## test: install what tests need and run the whole suite
-# The browser tests (tests/web) drive Debian's chromium: installed here where apt-get and root
-# allow it; without it they skip on a laptop and fail in CI (CI=true).
 test: install
-	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium could not be installed: the browser tests will skip (or fail with CI=true)"
+	@$(call APT_INSTALL,$(RUNTIME_DEBS) $(TEST_DEBS))
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## demo: process the committed sample talk with the default profile into ./out

@@ -153,7 +153,7 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     )
     assert created.status_code == 201, created.text
     names = [p["name"] for p in (await api.get("/v1/profiles", headers=headers)).json()]
-    assert names == ["default", "clips-vertical", "transcript-only", "clips-ai", "subs"]
+    assert names == ["default", "clips-vertical", "transcript-only", "clips-ai", "translate", "subs"]
     run = (await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "subs"})).json()
     assert list(run["config"]) == ["probe", "audio", "transcribe", "subtitles"]
     assert run["config"]["subtitles"]["max_line_chars"] == 32

@@ -98,6 +98,40 @@ def careless_publishing_text() -> str:
     )
 
 
+TRANSLATE_LINE = re.compile(r"^\[(\d+)\] \(at most (\d+) characters\) (.*)$", re.MULTILINE)
+GLOSSARY_LINE = re.compile(r"^- (.+) → (.+)$", re.MULTILINE)
+#: A "translation" into Russian a test can predict: the glossary's terms as given, every other
+#: Latin letter in Cyrillic (so the gateway's script check sees Russian).
+CYRILLIC = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "абкдефгхийклмнопкрстуввхызАБКДЕФГХИЙКЛМНОПКРСТУВВХЫЗ",
+)
+
+
+def lines_to_translate(body: dict[str, Any]) -> dict[int, str]:
+    """The numbered sentences a translate prompt asks for: number -> source text."""
+    return {int(n): text for n, _budget, text in TRANSLATE_LINE.findall(first_user_message(body))}
+
+
+def to_cyrillic(text: str, glossary: dict[str, str] | None = None) -> str:
+    for term, translation in (glossary or {}).items():
+        text = re.sub(rf"(?<!\w){re.escape(term)}(?!\w)", "\0" + translation + "\0", text, flags=re.I)
+    parts = text.split("\0")
+    return "".join(part if index % 2 else part.translate(CYRILLIC) for index, part in enumerate(parts))
+
+
+def translation(body: dict[str, Any], skip: tuple[int, ...] = (), use_glossary: bool = True) -> str:
+    """Every numbered sentence "translated" (`to_cyrillic`, glossary applied unless told not
+    to), except those in `skip`."""
+    glossary = dict(GLOSSARY_LINE.findall(first_user_message(body))) if use_glossary else {}
+    cues = [
+        {"n": n, "text": to_cyrillic(text, glossary)}
+        for n, text in lines_to_translate(body).items()
+        if n not in skip
+    ]
+    return json.dumps({"cues": cues}, ensure_ascii=False)
+
+
 def pipeline_answer(body: dict[str, Any]) -> str:
     """A valid answer to whichever pipeline prompt `body` carries."""
     name = schema_name(body)
@@ -105,4 +139,6 @@ def pipeline_answer(body: dict[str, Any]) -> str:
         return ranking(body)
     if name == "PublishingText":
         return publishing_text(body)
+    if name == "TranslatedCues":
+        return translation(body)
     raise AssertionError(f"no stand-in answer for the schema {name!r}")

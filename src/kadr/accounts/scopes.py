@@ -39,8 +39,8 @@ DEFAULT_KEY_SCOPES: tuple[Scope, ...] = tuple(s for s in Scope if s.value.endswi
 DESCRIPTIONS: dict[Scope, str] = {
     Scope.VIDEOS_READ: "list and read videos and uploads",
     Scope.VIDEOS_WRITE: "upload (direct or multipart) and delete videos",
-    Scope.RUNS_READ: "list and read runs, artifacts, manifests and profiles; download artifacts",
-    Scope.RUNS_WRITE: "start and cancel runs; create and delete profiles",
+    Scope.RUNS_READ: "list and read runs, artifacts, manifests, profiles and glossaries; download artifacts",
+    Scope.RUNS_WRITE: "start and cancel runs; create and delete profiles and glossaries",
     Scope.CHANNELS_READ: "list and read channels",
     Scope.CHANNELS_WRITE: "connect (YouTube, Telegram, webhook), check and delete channels",
     Scope.PUBLICATIONS_READ: "list and read publications",

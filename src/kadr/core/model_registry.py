@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "kadr.notifications.models",
     "kadr.llm.models",
     "kadr.scenarios.models",
+    "kadr.glossaries.models",
 )
 
 

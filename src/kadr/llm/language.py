@@ -102,6 +102,13 @@ def _longest_latin_run(text: str) -> str:
     return " ".join(longest)
 
 
+def latin_word_share(text: str) -> float:
+    """The share of the words of `text` written in Latin letters (0 when it has no words)."""
+    words = _WORD.findall(text)
+    latin = [w for w in words if Counter(map(_script, w)).most_common(1)[0][0] == "LATIN"]
+    return len(latin) / len(words) if words else 0.0
+
+
 def language_problem(text: str, language: str | None) -> str | None:
     """Why `text` is not in `language` (by script), or None when it is or cannot be told."""
     if not language:

@@ -63,7 +63,7 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def _child_setup(niceness: int = 0) -> Callable[[], None] | None:
+def child_setup(niceness: int = 0) -> Callable[[], None] | None:
     """A `preexec_fn` that makes the child get SIGKILL when its parent thread exits (Linux),
     and lowers its priority by `niceness`."""
     prctl = _PRCTL
@@ -125,7 +125,7 @@ def run_ffmpeg(
             stderr=stderr,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_child_setup(niceness),  # prctl resolved before the fork: one call in the child
+            preexec_fn=child_setup(niceness),  # prctl resolved before the fork: one call in the child
         )
         assert process.stdout is not None
         progress_reader = threading.Thread(

@@ -59,9 +59,13 @@ PROGRESS_FLUSH_SECONDS = 1.0
 def _lower_thread_priority(niceness: int) -> None:
     # Linux keeps a nice value per thread, and what a thread starts (CTranslate2's and
     # llama.cpp's workers, ffmpeg) inherits it: the API on the same event loop gets the CPU first.
+    # Relative to the process's own (a worker started with `nice` stays below its API too).
     if niceness > 0 and hasattr(os, "setpriority"):
+        thread = threading.get_native_id()
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+            os.setpriority(
+                os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+            )
         except OSError:  # not permitted here: run at the normal priority
             log.warning("component_niceness_not_set", niceness=niceness)
 

@@ -58,6 +58,19 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
             "thumbnails": {},
         },
     },
+    "translate": {
+        "description": (
+            "Transcript and subtitles, and the subtitles translated into Russian and English "
+            "(set translate.languages for others), cue by cue with the original timings."
+        ),
+        "components": {
+            "probe": {},
+            "audio": {},
+            "transcribe": {},
+            "subtitles": {},
+            "translate": {"languages": ["ru", "en"]},
+        },
+    },
 }
 
 

@@ -23,6 +23,7 @@ from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
 from kadr.core.signing import sign, verify
+from kadr.glossaries.service import GlossaryService
 from kadr.jobs import service as jobs
 from kadr.llm.service import LLMService
 from kadr.notifications.models import EventType
@@ -271,6 +272,8 @@ class RunService:
         for name, params in (overrides or {}).items():
             spec.setdefault(name, {}).update(params)
         plan = resolve_plan(self.settings, spec)
+        if "translate" in plan:
+            await self._add_glossaries(owner_id, plan["translate"])
         digest = config_hash(plan)
         now = utcnow()
         run = Run(
@@ -310,6 +313,15 @@ class RunService:
             run.job_id = job.id
         await self.session.commit()
         return run
+
+    async def _add_glossaries(self, owner_id: str, translate: dict[str, Any]) -> None:
+        """The owner's glossaries into the run's languages, under those its parameters give: in
+        the plan, so a changed glossary is a new config_hash and never a cached translation."""
+        stored = await GlossaryService(self.session).for_translation(owner_id, translate["languages"])
+        given = translate["glossary"]
+        translate["glossary"] = {
+            pair: {**stored.get(pair, {}), **given.get(pair, {})} for pair in sorted({*stored, *given})
+        }
 
     async def _copy_from_cache(self, run: Run, source: Run, source_key: str) -> None:
         """Answer with a finished run that shares the cached run's stored objects."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pysubs2
@@ -41,9 +43,15 @@ def cues_from(
 
 
 def _wrap(words: list[dict[str, Any]], max_line: int) -> str:
+    return wrap_text(" ".join(w["word"].strip() for w in words), max_line)
+
+
+def wrap_text(text: str, max_line: int) -> str:
+    """`text` in lines of at most `max_line` characters (a longer word keeps a line to itself),
+    joined by `\\N`, the line break of pysubs2 (and of SRT/VTT once saved)."""
     lines: list[str] = []
     line = ""
-    for word in (w["word"].strip() for w in words):
+    for word in text.split():
         if line and len(line) + 1 + len(word) > max_line:
             lines.append(line)
             line = word
@@ -51,6 +59,18 @@ def _wrap(words: list[dict[str, Any]], max_line: int) -> str:
             line = f"{line} {word}".strip()
     lines.append(line)
     return "\\N".join(lines)
+
+
+def write_subtitles(cues: Iterable[tuple[float, float, str]], srt: Path, vtt: Path) -> None:
+    """The cues (start and end in seconds, lines joined by `\\N`) as SRT and VTT; a cue is
+    shown for at least 0.3 s."""
+    subs = pysubs2.SSAFile()
+    for start, end, text in cues:
+        subs.append(
+            pysubs2.SSAEvent(start=int(start * 1000), end=int(max(end, start + 0.3) * 1000), text=text)
+        )
+    subs.save(str(srt), format_="srt")
+    subs.save(str(vtt), format_="vtt")
 
 
 class Subtitles(Component):
@@ -71,15 +91,9 @@ class Subtitles(Component):
         )
         if not cues:
             return ComponentResult(skipped_reason="the transcript is empty: no speech was recognised")
-        subs = pysubs2.SSAFile()
-        for start, end, text in cues:
-            subs.append(
-                pysubs2.SSAEvent(start=int(start * 1000), end=int(max(end, start + 0.3) * 1000), text=text)
-            )
         srt = ctx.output("subtitles/subtitles.srt")
         vtt = ctx.output("subtitles/subtitles.vtt")
-        subs.save(str(srt), format_="srt")
-        subs.save(str(vtt), format_="vtt")
+        write_subtitles(cues, srt, vtt)
         ctx.progress(1.0)
         return ComponentResult(
             [
