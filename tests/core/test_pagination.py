@@ -20,6 +20,7 @@ LIST_ROUTES = [
     "/v1/scenarios",
     "/v1/scenarios/{scenario_id}/versions",
     "/v1/scenarios/{scenario_id}/shares",
+    "/v1/glossaries",
 ]
 
 
