@@ -19,6 +19,8 @@ from kadr.jobs.models import JobStatus
 from kadr.jobs.registry import QUEUES
 from kadr.jobs.repository import JobRepository
 from kadr.llm.gateway import describe_engine
+from kadr.media.apertium import apertium_pairs
+from kadr.media.speech import health as speech_health
 from kadr.runs.models import RunStatus
 from kadr.runs.repository import RunRepository
 from kadr.storage import get_storage
@@ -70,8 +72,14 @@ async def health(request: Request) -> JSONResponse:
     # What answers language model calls, for the operator: informational, since an installation
     # without a model is healthy (AI features answer 501); never loads or calls the model.
     llm = describe_engine(settings)
+    # Languages: the voices dub speaks with (and where it falls back to eSpeak NG), and the
+    # Apertium pairs translate can use; informational like `llm`.
+    languages = {
+        "speech": await asyncio.to_thread(speech_health),
+        "apertium_pairs": sorted(f"{s}-{t}" for s, t in await asyncio.to_thread(apertium_pairs)),
+    }
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks, "llm": llm},
+        {"status": "ok" if healthy else "degraded", "checks": checks, "llm": llm, "languages": languages},
         status_code=200 if healthy else 503,
     )
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from kadr.media.apertium import apertium_pairs
+from tests.conftest import DATA_DIR
 from tests.support.api import assert_problem, register, upload, wait_for_run
 from tests.support.media import make_video
 
@@ -153,7 +156,7 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     )
     assert created.status_code == 201, created.text
     names = [p["name"] for p in (await api.get("/v1/profiles", headers=headers)).json()]
-    assert names == ["default", "clips-vertical", "transcript-only", "clips-ai", "translate", "subs"]
+    assert names == ["default", "clips-vertical", "transcript-only", "clips-ai", "translate", "dub", "subs"]
     run = (await api.post("/v1/runs", headers=headers, json={"video_id": video_id, "profile": "subs"})).json()
     assert list(run["config"]) == ["probe", "audio", "transcribe", "subtitles"]
     assert run["config"]["subtitles"]["max_line_chars"] == 32
@@ -175,3 +178,48 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     assert again.json()["config_hash"] == run["config_hash"]
     other = await register(api, "other-profile@example.com")
     assert_problem(await api.get("/v1/profiles/subs", headers=other), 404)
+
+
+async def test_the_voices_a_dub_may_name(api: httpx.AsyncClient) -> None:
+    headers = await register(api, "voices@example.com")
+    listed = (await api.get("/v1/voices", headers=headers)).json()
+    defaults = {voice["language"]: voice["id"] for voice in listed if voice["default"]}
+    assert defaults["ru"] == "festival:msu_ru_nsh_clunits" and defaults["en"] == "piper:en_US-joe-medium"
+    assert {"id": "espeak:ru", "engine": "espeak", "language": "ru", "default": False} in listed
+    assert_problem(await api.get("/v1/voices"), 401)
+    health = (await api.get("/health")).json()["languages"]
+    assert health["speech"]["voices"] == {"en": "piper:en_US-joe-medium", "ru": "festival:msu_ru_nsh_clunits"}
+    assert "en-es" in health["apertium_pairs"]
+
+
+async def test_a_translation_is_a_run_with_its_results_named(api: httpx.AsyncClient) -> None:
+    if ("en", "es") not in apertium_pairs():
+        reason = "Apertium's en-es pair is not installed (make test installs apertium apertium-en-es)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    headers = await register(api, "translator@example.com")
+    video_id = (await upload(api, headers, DATA_DIR / "talk.mp4")).json()["id"]
+    wanted = {"video_id": video_id, "languages": ["es"], "engine": "apertium", "dub": True}
+    created = await api.post("/v1/translations", headers=headers, json=wanted)
+    assert created.status_code == 202, created.text
+    body = created.json()
+    assert (
+        created.headers["Location"] == f"/v1/runs/{body['run']['id']}"
+        and body["run"]["profile_name"] == "dub"
+    )
+    assert body["results"] == {
+        "es": ["translations/es/subtitles.srt", "translations/es/subtitles.vtt", "dub/es.mp4", "dub/es.wav"]
+    }
+    run = await wait_for_run(api, headers, body["run"]["id"], timeout=240)
+    assert run["status"] == "succeeded", run
+    artifacts = {
+        a["name"] for a in (await api.get(f"/v1/runs/{run['id']}/artifacts", headers=headers)).json()
+    }
+    assert set(body["results"]["es"]) <= artifacts, "every result the answer named was written"
+    refused = assert_problem(
+        await api.post("/v1/translations", headers=headers, json={**wanted, "languages": ["ja"]}), 422
+    )
+    assert "ja" in refused["detail"] and "es" in refused["detail"], "the reason lists what it can do"
+    stranger = await register(api, "not-the-owner@example.com")
+    assert_problem(await api.post("/v1/translations", headers=stranger, json=wanted), 404)

@@ -193,5 +193,11 @@ class Component:
             raise ValueError(f"unknown parameter(s) for {cls.name}: {', '.join(sorted(unknown))}")
         return {**cls.defaults, **overrides}
 
+    @classmethod
+    def complete_params(cls, params: dict[str, Any], plan: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The parameters once the whole plan is known (the components before this one are in
+        `plan`): for a default taken from another component. ValueError for a plan it refuses."""
+        return params
+
     def run(self, ctx: ComponentContext) -> ComponentResult:
         raise NotImplementedError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -10,9 +11,21 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
 from kadr.core.deps import SessionDep, SettingsDep
+from kadr.core.http import problem_responses
 from kadr.core.idempotency import IdempotencyKey
 from kadr.core.pagination import PageDep, Paginated
-from kadr.runs.schemas import ArtifactOut, EventsLinkOut, ProfileIn, ProfileOut, RunCreate, RunOut
+from kadr.media.speech import voices
+from kadr.runs.schemas import (
+    ArtifactOut,
+    EventsLinkOut,
+    ProfileIn,
+    ProfileOut,
+    RunCreate,
+    RunOut,
+    TranslationCreate,
+    TranslationOut,
+    VoiceOut,
+)
 from kadr.runs.service import RunService
 
 router = APIRouter(tags=["runs"])
@@ -41,6 +54,32 @@ async def create_run(
     if from_cache:
         response.status_code = status.HTTP_201_CREATED
     return RunOut.model_validate(run)
+
+
+@router.post(
+    "/translations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TranslationOut,
+    responses=problem_responses(404, 422),
+)
+async def create_translation(
+    body: TranslationCreate,
+    response: Response,
+    user: RunsWrite,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey,
+) -> TranslationOut:
+    """A video in other languages, subtitled (and with `dub`, spoken): the run it takes, with
+    where each language's results will be. Follow it at `Location` like any run."""
+    wanted = body.run_request()
+    run, from_cache = await RunService(session, settings).create_run(
+        user.id, wanted.video_id, wanted.profile, wanted.params, idempotency_key, wanted.use_cache
+    )
+    response.headers["Location"] = f"/v1/runs/{run.id}"
+    if from_cache:
+        response.status_code = status.HTTP_201_CREATED
+    return TranslationOut(run=RunOut.model_validate(run), results=body.results())
 
 
 @router.get("/runs", response_model=Paginated[RunOut])
@@ -173,6 +212,18 @@ async def server_sent_events(views: AsyncIterator[dict[str, Any] | None]) -> Asy
 
 def _columns(artifact: object) -> dict[str, Any]:
     return {name: getattr(artifact, name) for name in ArtifactOut.model_fields if name != "download_url"}
+
+
+@router.get("/voices", response_model=list[VoiceOut], tags=["profiles"])
+async def list_voices(user: RunsRead) -> list[VoiceOut]:
+    """The voices this installation speaks with, per language, best first: what a run's
+    `dub.voices` may name (`{"ru": "festival:msu_ru_nsh_clunits"}`)."""
+    found = await asyncio.to_thread(voices)
+    best = {voice.language: voice.id for voice in reversed(found)}
+    return [
+        VoiceOut(id=v.id, engine=v.engine, language=v.language, default=best[v.language] == v.id)
+        for v in found
+    ]
 
 
 @router.get("/profiles", response_model=list[ProfileOut], tags=["profiles"])

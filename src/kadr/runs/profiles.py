@@ -71,6 +71,20 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
             "translate": {"languages": ["ru", "en"]},
         },
     },
+    "dub": {
+        "description": (
+            "The translate profile, and the video dubbed into each language: the voice fitted to "
+            "each subtitle's time, the original ducked under it, as a second audio track."
+        ),
+        "components": {
+            "probe": {},
+            "audio": {},
+            "transcribe": {},
+            "subtitles": {},
+            "translate": {"languages": ["ru", "en"]},
+            "dub": {},
+        },
+    },
 }
 
 
@@ -111,7 +125,8 @@ def resolve_plan(
     plan: dict[str, dict[str, Any]] = {}
     for name in ordered:
         try:
-            plan[name] = COMPONENTS[name].resolve_params(settings, dict(wanted[name]))
+            params = COMPONENTS[name].resolve_params(settings, dict(wanted[name]))
+            plan[name] = COMPONENTS[name].complete_params(params, plan)
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from None
     return plan

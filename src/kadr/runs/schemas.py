@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from kadr.core.schemas import Schema
 
@@ -18,6 +18,48 @@ class RunCreate(Schema):
         description='Per-component parameter overrides, e.g. {"clips": {"count": 2}}',
     )
     use_cache: bool = Field(True, description="Reuse a recent identical run of the same content")
+
+
+class TranslationCreate(Schema):
+    """A video in other languages: the run it takes, made for you (profile translate or dub)."""
+
+    video_id: str
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
+        min_length=1, max_length=10, description='Target languages, e.g. ["ru", "en"]'
+    )
+    dub: bool = Field(False, description="Also speak them over the video (dub/<lang>.mp4)")
+    engine: Literal["llm", "apertium"] = "llm"
+    dual: bool = Field(False, description="Also subtitles with both languages")
+    voices: dict[str, str] = Field(default_factory=dict, description="A voice per language (GET /v1/voices)")
+    use_cache: bool = True
+
+    def run_request(self) -> RunCreate:
+        params: dict[str, dict[str, Any]] = {
+            "translate": {"languages": self.languages, "engine": self.engine, "dual": self.dual}
+        }
+        if self.dub:
+            params["dub"] = {"voices": self.voices}
+        return RunCreate(
+            video_id=self.video_id,
+            profile="dub" if self.dub else "translate",
+            params=params,
+            use_cache=self.use_cache,
+        )
+
+    def results(self) -> dict[str, list[str]]:
+        """Per language, the artifacts the run will write (`GET /v1/runs/{id}/artifacts`)."""
+        results = {}
+        for language in self.languages:
+            names = [f"translations/{language}/subtitles.srt", f"translations/{language}/subtitles.vtt"]
+            if self.dual:
+                names += [
+                    f"translations/{language}/subtitles.dual.srt",
+                    f"translations/{language}/subtitles.dual.vtt",
+                ]
+            if self.dub:
+                names += [f"dub/{language}.mp4", f"dub/{language}.wav"]
+            results[language] = names
+        return results
 
 
 class ComponentOut(Schema):
@@ -77,6 +119,13 @@ class ProfileIn(Schema):
     )
 
 
+class VoiceOut(Schema):
+    id: str = Field(description="What `dub.voices` takes: `engine:name`")
+    engine: str = Field(description="piper, festival or espeak (espeak: the robotic fallback)")
+    language: str
+    default: bool = Field(description="The voice dub uses for this language when none is named")
+
+
 class ProfileOut(Schema):
     name: str
     description: str
@@ -88,3 +137,8 @@ class ProfileOut(Schema):
         description="What a run of it does: every component (requirements added, in run order) "
         "with each parameter a run's `params` may set, at its value (defaults filled in)",
     )
+
+
+class TranslationOut(Schema):
+    run: RunOut
+    results: dict[str, list[str]] = Field(description="Per language, the artifacts the run writes")

@@ -34,8 +34,10 @@ class Bench:
                     return artifact.path
         raise ComponentInputMissing(name)
 
-    def run(self, name: str, **overrides: Any) -> ComponentResult:
-        params = resolve_plan(self.settings, {name: overrides})[name]
+    def run(self, name: str, plan: dict[str, Any] | None = None, **overrides: Any) -> ComponentResult:
+        """Run `name` with `overrides`; `plan` gives the other components' parameters where
+        this one's depend on them (dub speaks translate's languages)."""
+        params = resolve_plan(self.settings, {**(plan or {}), name: overrides})[name]
         seen = self.progress.setdefault(name, [])
         context = ComponentContext(
             run_id="run_components",

@@ -3,6 +3,7 @@
 from kadr.pipeline.base import Component
 from kadr.pipeline.components.audio import Audio
 from kadr.pipeline.components.clips import Clips
+from kadr.pipeline.components.dub import Dub
 from kadr.pipeline.components.highlights import Highlights
 from kadr.pipeline.components.metadata import Metadata
 from kadr.pipeline.components.probe import Probe
@@ -15,7 +16,18 @@ from kadr.pipeline.components.translate import Translate
 #: (so metadata, which needs only highlights, still runs after clips and can name their files).
 COMPONENTS: dict[str, type[Component]] = {
     component.name: component
-    for component in (Probe, Audio, Transcribe, Highlights, Clips, Metadata, Subtitles, Translate, Thumbnails)
+    for component in (
+        Probe,
+        Audio,
+        Transcribe,
+        Highlights,
+        Clips,
+        Metadata,
+        Subtitles,
+        Translate,
+        Dub,
+        Thumbnails,
+    )
 }
 
 __all__ = ["COMPONENTS"]
