@@ -22,6 +22,7 @@ ALL_EVENTS = [
     "run.succeeded",
     "run.failed",
     "run.dead",
+    "run.awaiting_review",
     "publication.published",
     "publication.failed",
     "channel.needs_reauth",

@@ -30,7 +30,11 @@ async def upload(
 
 
 async def wait_for_run(
-    client: httpx.AsyncClient, headers: dict[str, str], run_id: str, timeout: float = 300.0
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    run_id: str,
+    timeout: float = 300.0,
+    until: tuple[str, ...] = ("succeeded", "failed", "cancelled"),
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -38,7 +42,7 @@ async def wait_for_run(
         response = await client.get(f"/v1/runs/{run_id}", headers=headers)
         assert response.status_code == 200, response.text
         run: dict[str, Any] = response.json()
-        if run["status"] in ("succeeded", "failed", "cancelled"):
+        if run["status"] in until or run["status"] in ("succeeded", "failed", "cancelled"):
             return run
         if loop.time() > deadline:
             raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s: {run}")

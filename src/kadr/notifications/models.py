@@ -17,6 +17,7 @@ class EventType(enum.StrEnum):
     RUN_SUCCEEDED = "run.succeeded"
     RUN_FAILED = "run.failed"
     RUN_DEAD = "run.dead"
+    RUN_AWAITING_REVIEW = "run.awaiting_review"
     PUBLICATION_PUBLISHED = "publication.published"
     PUBLICATION_FAILED = "publication.failed"
     CHANNEL_NEEDS_REAUTH = "channel.needs_reauth"

@@ -29,6 +29,7 @@ _TITLES: dict[str, str] = {
     EventType.RUN_SUCCEEDED: "Run finished",
     EventType.RUN_FAILED: "Run failed",
     EventType.RUN_DEAD: "Run gave up after retries",
+    EventType.RUN_AWAITING_REVIEW: "Run waits for your review",
     EventType.PUBLICATION_PUBLISHED: "Published",
     EventType.PUBLICATION_FAILED: "Publication failed",
     EventType.CHANNEL_NEEDS_REAUTH: "Channel needs to be reconnected",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -33,6 +33,8 @@ class RunStatus(enum.StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
+    #: Stopped after a component the run's `review` names, until a person resumes it.
+    AWAITING_REVIEW = "awaiting_review"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -93,6 +95,41 @@ def llm_calls_of(error: BaseException) -> list[LLMCall]:
 
 class ComponentInputMissing(Exception):
     """An artifact a component needs was not produced by its requirements."""
+
+
+class AwaitingReview(Exception):
+    """The run stops for a person: `component` is done and the run's `review` names it."""
+
+    def __init__(self, component: str) -> None:
+        super().__init__(f"awaiting review after {component}")
+        self.component = component
+
+
+def edited_texts(edited: Any, original: Mapping[str, Any], key: str) -> list[str]:
+    """The texts of a person's edit of a timed document (`{key: [{start, end, text}, …]}`): as
+    many items as the original, each at the original's time, each with text. ValueError saying
+    what is wrong otherwise."""
+    before = original[key]
+    after = edited.get(key) if isinstance(edited, Mapping) else None
+    if not isinstance(after, list):
+        raise ValueError(f'expected a JSON object with a "{key}" list, as the artifact has')
+    if len(after) != len(before):
+        raise ValueError(f"{key}: {len(after)} given, the original has {len(before)}; edit the text only")
+    texts = []
+    for index, (was, item) in enumerate(zip(before, after, strict=True)):
+        text = item.get("text") if isinstance(item, Mapping) else None
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{key}[{index}].text must be non-empty text")
+        for edge in ("start", "end"):
+            if (
+                not isinstance(item.get(edge), int | float)
+                or abs(float(item[edge]) - float(was[edge])) > 0.001
+            ):
+                raise ValueError(
+                    f"{key}[{index}].{edge} must stay {was[edge]}: the timing is kept, edit the text"
+                )
+        texts.append(" ".join(text.split()))
+    return texts
 
 
 class ComponentContext:
@@ -198,6 +235,19 @@ class Component:
         """The parameters once the whole plan is known (the components before this one are in
         `plan`): for a default taken from another component. ValueError for a plan it refuses."""
         return params
+
+    #: Artifacts (glob patterns) a person may edit while the run awaits review after this
+    #: component; `review_edit` checks each edit.
+    reviewable: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def review_edit(
+        cls, name: str, edited: Any, original: Any, params: dict[str, Any], folder: Path
+    ) -> list[ProducedArtifact]:
+        """A person's edit of the artifact `name` (parsed JSON), checked against the `original`:
+        the files to store in place of this component's (the edit, and what is written from it),
+        under `folder`. ValueError with the reason for an edit it refuses."""
+        raise ValueError(f"{name} cannot be edited")
 
     def run(self, ctx: ComponentContext) -> ComponentResult:
         raise NotImplementedError

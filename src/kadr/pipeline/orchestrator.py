@@ -37,6 +37,7 @@ from kadr.core.logging import get_logger
 from kadr.core.metrics import COMPONENT_DURATION
 from kadr.pipeline.base import (
     DONE_COMPONENT_STATUSES,
+    AwaitingReview,
     Component,
     ComponentContext,
     ComponentInputMissing,
@@ -122,6 +123,8 @@ class PipelineRun:
     plan: dict[str, dict[str, Any]]
     #: What earlier attempts recorded (checkpoints), by component name.
     records: dict[str, ComponentRecord] = field(default_factory=dict)
+    #: Components after which the run stops for a person (those not reviewed yet).
+    pause_after: tuple[str, ...] = ()
 
 
 class RunRecorder(Protocol):
@@ -214,7 +217,8 @@ class Orchestrator:
         drain_event: threading.Event | None = None,
         attempt: int = 1,
     ) -> dict[str, ComponentRecord]:
-        """Run every component of the plan that is not done yet; raise on failure or cancel."""
+        """Run every component of the plan that is not done yet; raise on failure or cancel, and
+        AwaitingReview where the run stops for a person."""
         workdir = await asyncio.to_thread(self.attempt_dir, run.run_id, attempt)
         log.info("run attempt started", run_id=run.run_id, attempt=attempt, workdir=str(workdir))
         records = dict(run.records)
@@ -224,6 +228,9 @@ class Orchestrator:
             previous = records.get(name)
             if previous is not None and previous.status in DONE_COMPONENT_STATUSES:
                 continue
+            # Checked before the next component rather than after the reviewed one, so that a
+            # worker dying in between still stops here on the retry.
+            await self._stop_for_review(run, records)
             if cancel_event.is_set():
                 raise Cancelled("cancelled")
             if drain_event is not None and drain_event.is_set():
@@ -244,9 +251,17 @@ class Orchestrator:
                 COMPONENT_DURATION.labels(name, record.status).observe(record.duration_seconds)
                 await asyncio.to_thread(self.write_manifest, run, records, RunStatus.RUNNING)
                 await recorder.component_finished(record, overall_progress(run.plan, records, weights))
+        await self._stop_for_review(run, records)  # also after the last: its results are edited
         await asyncio.to_thread(self.write_manifest, run, records, RunStatus.SUCCEEDED)
         await asyncio.to_thread(shutil.rmtree, self.run_dir(run.run_id), True)
         return records
+
+    async def _stop_for_review(self, run: PipelineRun, records: Mapping[str, ComponentRecord]) -> None:
+        """AwaitingReview if a component the run stops after is done and not reviewed yet."""
+        for reviewed in run.pause_after:
+            if reviewed in records and records[reviewed].status == ComponentStatus.SUCCEEDED:
+                await asyncio.to_thread(self.write_manifest, run, records, RunStatus.AWAITING_REVIEW)
+                raise AwaitingReview(reviewed)
 
     async def _run_component(
         self,

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 
 from kadr.accounts.dependencies import RunsRead, RunsWrite, Scope, authorize
@@ -48,7 +48,7 @@ async def create_run(
     idempotency_key: IdempotencyKey,
 ) -> RunOut:
     run, from_cache = await RunService(session, settings).create_run(
-        user.id, body.video_id, body.profile, body.params, idempotency_key, body.use_cache
+        user.id, body.video_id, body.profile, body.params, idempotency_key, body.use_cache, body.review
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if from_cache:
@@ -74,7 +74,13 @@ async def create_translation(
     where each language's results will be. Follow it at `Location` like any run."""
     wanted = body.run_request()
     run, from_cache = await RunService(session, settings).create_run(
-        user.id, wanted.video_id, wanted.profile, wanted.params, idempotency_key, wanted.use_cache
+        user.id,
+        wanted.video_id,
+        wanted.profile,
+        wanted.params,
+        idempotency_key,
+        wanted.use_cache,
+        wanted.review,
     )
     response.headers["Location"] = f"/v1/runs/{run.id}"
     if from_cache:
@@ -159,6 +165,35 @@ async def list_artifacts(
         ArtifactOut.model_validate({**_columns(a), "download_url": service.download_url(a)})
         for a in artifacts
     ]
+
+
+@router.put(
+    "/runs/{run_id}/artifacts/{name:path}",
+    response_model=list[ArtifactOut],
+    responses=problem_responses(404, 409, 422),
+)
+async def edit_artifact(
+    run_id: str,
+    name: str,
+    edited: Annotated[dict[str, Any], Body(description="The whole edited JSON document")],
+    user: RunsWrite,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> list[ArtifactOut]:
+    """While the run awaits review: a person's edit of an artifact of the component it stopped
+    after (`transcript.json`, `translations/<lang>/cues.json`), text only, timings kept. The
+    artifacts it changed (the edit, and the subtitles written from it)."""
+    service = RunService(session, settings)
+    changed = await service.edit_artifact(user.id, run_id, name, edited)
+    return [
+        ArtifactOut.model_validate({**_columns(a), "download_url": service.download_url(a)}) for a in changed
+    ]
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunOut, responses=problem_responses(404, 409))
+async def resume_run(run_id: str, user: RunsWrite, session: SessionDep, settings: SettingsDep) -> RunOut:
+    """Go on after the review: everything after reads the edits."""
+    return RunOut.model_validate(await RunService(session, settings).resume(user.id, run_id))
 
 
 @router.get("/runs/{run_id}/manifest")

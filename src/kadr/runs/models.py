@@ -47,6 +47,10 @@ class Run(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     config_hash: Mapped[str] = mapped_column(String(64))
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Components after which the run stops for a person (`awaiting_review`), and those a person
+    #: has let it go on from (`POST /v1/runs/{id}/resume`).
+    review: Mapped[list[str]] = mapped_column(default=list)
+    reviewed: Mapped[list[str]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED, index=True)
     progress: Mapped[float] = mapped_column(default=0.0)
     error: Mapped[str | None]

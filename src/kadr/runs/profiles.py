@@ -148,9 +148,12 @@ def component_versions(plan: Mapping[str, Any]) -> dict[str, str]:
     return {name: COMPONENTS[name].version for name in plan}
 
 
-def config_hash(plan: Mapping[str, Any]) -> str:
-    """sha256 of the normalised plan and component versions: equal work, equal hash."""
-    document = {"components": plan, "versions": component_versions(plan)}
+def config_hash(plan: Mapping[str, Any], *, reviewed_run: str | None = None) -> str:
+    """sha256 of the normalised plan and component versions: equal work, equal hash. A run a
+    person reviews (`reviewed_run`, its id) has a hash of its own, equal to no other run's."""
+    document: dict[str, Any] = {"components": plan, "versions": component_versions(plan)}
+    if reviewed_run is not None:
+        document["reviewed_run"] = reviewed_run
     normalised = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(normalised.encode()).hexdigest()
 

@@ -19,7 +19,8 @@ _STATUS_RUN_COLUMNS = tuple(
     getattr(Run, name)
     for name in (
         "id", "video_id", "profile_name", "status", "progress", "error", "config_hash", "config",
-        "versions", "cached_from_run_id", "job_id", "created_at", "started_at", "finished_at",
+        "versions", "review", "reviewed", "cached_from_run_id", "job_id", "created_at", "started_at",
+        "finished_at",
     )
 )  # fmt: skip
 _STATUS_COMPONENT_COLUMNS = tuple(
@@ -150,6 +151,9 @@ class RunRepository(Repository[Run]):
             select(Artifact.storage_key).where(Artifact.storage_key.in_(keys)).distinct()
         )
         return set(result.scalars().all())
+
+    async def update_artifact(self, artifact_id: str, **values: object) -> None:
+        await self.session.execute(update(Artifact).where(Artifact.id == artifact_id).values(**values))
 
     async def replace_artifacts(self, run_id: str, component: str, artifacts: Sequence[Artifact]) -> None:
         await self.session.execute(

@@ -18,6 +18,13 @@ class RunCreate(Schema):
         description='Per-component parameter overrides, e.g. {"clips": {"count": 2}}',
     )
     use_cache: bool = Field(True, description="Reuse a recent identical run of the same content")
+    review: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Components after which the run stops for a person (`awaiting_review`), "
+        'e.g. ["translate"]: edit their artifacts (`PUT /v1/runs/{id}/artifacts/{name}`), '
+        "then `POST /v1/runs/{id}/resume`",
+    )
 
 
 class TranslationCreate(Schema):
@@ -31,6 +38,7 @@ class TranslationCreate(Schema):
     engine: Literal["llm", "apertium"] = "llm"
     dual: bool = Field(False, description="Also subtitles with both languages")
     voices: dict[str, str] = Field(default_factory=dict, description="A voice per language (GET /v1/voices)")
+    review: bool = Field(False, description="Stop after translating, for a person to check the translations")
     use_cache: bool = True
 
     def run_request(self) -> RunCreate:
@@ -44,6 +52,7 @@ class TranslationCreate(Schema):
             profile="dub" if self.dub else "translate",
             params=params,
             use_cache=self.use_cache,
+            review=["translate"] if self.review else [],
         )
 
     def results(self) -> dict[str, list[str]]:
@@ -86,6 +95,8 @@ class RunOut(Schema):
     config_hash: str
     config: dict[str, Any]
     versions: dict[str, Any]
+    review: list[str] = Field(description="Components after which the run stops for a person")
+    reviewed: list[str] = Field(description="Those a person has let it go on from")
     cached_from_run_id: str | None
     job_id: str | None
     created_at: datetime

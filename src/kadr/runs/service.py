@@ -4,8 +4,10 @@ worker-side bookkeeping the orchestrator's recorder calls."""
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from kadr.core.changes import HUB, announce_after_commit
 from kadr.core.clock import utcnow
 from kadr.core.db import get_database
 from kadr.core.errors import Conflict, NotFound, ValidationFailed
+from kadr.core.hashing import sha256_file
 from kadr.core.idempotency import Idempotency, create_once
 from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
@@ -29,6 +32,7 @@ from kadr.llm.service import LLMService
 from kadr.notifications.models import EventType
 from kadr.notifications.outbox import emit
 from kadr.pipeline.base import DONE_COMPONENT_STATUSES, PRODUCED_COMPONENT_STATUSES
+from kadr.pipeline.components import COMPONENTS
 from kadr.pipeline.components.metadata import METADATA_ARTIFACT, metadata_of_clip
 from kadr.pipeline.orchestrator import (
     MANIFEST_NAME,
@@ -138,6 +142,33 @@ def _component_record(component: RunComponent, run: Run, artifacts: Sequence[Art
     )
 
 
+def _checked_review(review: Sequence[str], plan: Mapping[str, Any]) -> list[str]:
+    """The components a run stops after for a person: in the plan, with something to edit."""
+    can = [name for name in plan if COMPONENTS[name].reviewable]
+    wrong = [name for name in review if name not in can]
+    if wrong:
+        raise ValidationFailed(
+            f"review: cannot stop after {', '.join(wrong)}; "
+            f"this run can stop after {', '.join(can) or 'nothing'}",
+            field="review",
+        )
+    return [name for name in plan if name in review]
+
+
+def _reviewable(run: Run, artifacts: Iterable[Artifact]) -> list[str]:
+    """The artifacts a person may edit now: those of the components the run stopped after."""
+    waiting = [name for name in run.review if name not in run.reviewed]
+    return [
+        artifact.name
+        for artifact in artifacts
+        if artifact.component in waiting
+        and any(
+            fnmatch.fnmatchcase(artifact.name, pattern)
+            for pattern in COMPONENTS[artifact.component].reviewable
+        )
+    ]
+
+
 def run_topic(run_id: str) -> str:
     """The change-notice topic of one run (core.changes)."""
     return f"run:{run_id}"
@@ -239,19 +270,27 @@ class RunService:
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         idempotency_key: str | None = None,
         use_cache: bool = True,
+        review: Sequence[str] = (),
     ) -> tuple[Run, bool]:
         """A new run of `profile_name` on the video; (run, answered_from_cache).
 
         With an idempotency key the run that key made is answered instead, if it was made by the
         same request (`IdempotencyKeyReused` otherwise), also when a concurrent request with the
         key commits first."""
-        request = {"video_id": video_id, "profile": profile_name, "params": overrides or {}}
+        request = {
+            "video_id": video_id,
+            "profile": profile_name,
+            "params": overrides or {},
+            "review": list(review),
+        }
         idempotency = Idempotency.of(idempotency_key, {**request, "use_cache": use_cache})
         run = await create_once(
             self.session,
             idempotency,
             lambda key: self.runs.find_by_idempotency_key(owner_id, key),
-            lambda: self._create_run(owner_id, video_id, profile_name, overrides, idempotency, use_cache),
+            lambda: self._create_run(
+                owner_id, video_id, profile_name, overrides, idempotency, use_cache, review
+            ),
         )
         return run, run.cached_from_run_id is not None
 
@@ -263,6 +302,7 @@ class RunService:
         overrides: Mapping[str, Mapping[str, Any]] | None,
         idempotency: Idempotency | None,
         use_cache: bool,
+        review: Sequence[str] = (),
     ) -> Run:
         video = await VideoRepository(self.session).get(owner_id, video_id)
         if video is None:
@@ -274,10 +314,14 @@ class RunService:
         plan = resolve_plan(self.settings, spec)
         if "translate" in plan:
             await self._add_glossaries(owner_id, plan["translate"])
-        digest = config_hash(plan)
+        review = _checked_review(review, plan)
+        run_id = new_id("run")
+        # A reviewed run's results are a person's as much as the models': never a cache answer
+        # for another run (a hash of its own), nor answered from one.
+        digest = config_hash(plan, reviewed_run=run_id if review else None)
         now = utcnow()
         run = Run(
-            id=new_id("run"),
+            id=run_id,
             owner_id=owner_id,
             video_id=video.id,
             content_sha256=video.sha256,
@@ -285,6 +329,8 @@ class RunService:
             config=plan,
             config_hash=digest,
             versions=versions_of(plan),
+            review=review,
+            reviewed=[],
             status=RunStatus.QUEUED,
             progress=0.0,
             idempotency_key=idempotency.key if idempotency else None,
@@ -292,7 +338,7 @@ class RunService:
             created_at=now,
         )
         cached = None
-        if use_cache and self.settings.cache_ttl_days > 0:
+        if use_cache and not review and self.settings.cache_ttl_days > 0:
             since = now - timedelta(days=self.settings.cache_ttl_days)
             cached = await self.runs.newest_cacheable(owner_id, video.sha256, digest, since)
         if cached is not None:
@@ -457,6 +503,80 @@ class RunService:
         run = await self.get(owner_id, run_id)
         return await self.runs.artifacts(run.id)
 
+    # --- review ---------------------------------------------------------------
+
+    async def await_review(self, run_id: str, component: str) -> None:
+        """The worker stopped the run after `component` for a person (its job is done)."""
+        if await self.runs.update(run_id, when_status=RunStatus.RUNNING, status=RunStatus.AWAITING_REVIEW):
+            run = await self.runs.get_unscoped(run_id)
+            if run is not None:
+                await self._emit(run, EventType.RUN_AWAITING_REVIEW, {"component": component})
+        announce_after_commit(self.session, run_topic(run_id))
+        await self.session.commit()
+
+    async def edit_artifact(self, owner_id: str, run_id: str, name: str, edited: Any) -> list[Artifact]:
+        """A person's edit of an artifact while the run awaits review: checked by the component
+        that wrote it, stored in its place (with what is written from it); what comes after
+        the review reads the edit. The artifacts changed."""
+        run = await self.get(owner_id, run_id)
+        if run.status != RunStatus.AWAITING_REVIEW:
+            raise Conflict(
+                f"run {run_id} is {run.status}: its artifacts can be edited only while it awaits review"
+            )
+        artifacts = {artifact.name: artifact for artifact in await self.runs.artifacts(run.id)}
+        editable = _reviewable(run, artifacts.values())
+        if name not in editable:
+            raise NotFound(
+                f"no artifact {name} to edit in run {run_id}; editable now: {', '.join(editable) or 'none'}"
+            )
+        artifact = artifacts[name]
+        original = json.loads(await asyncio.to_thread(self.storage.get_bytes, artifact.storage_key))
+        component = COMPONENTS[artifact.component]
+        with tempfile.TemporaryDirectory(prefix="kadr-review-") as folder:
+            try:
+                produced = component.review_edit(
+                    name, edited, original, run.config[component.name], Path(folder)
+                )
+            except ValueError as exc:
+                raise ValidationFailed(f"{name}: {exc}", field=name) from exc
+            changed = []
+            for file in produced:
+                key = artifact_key(run.id, file.name)
+                stored = await asyncio.to_thread(self.storage.put_file, key, file.path, file.content_type)
+                sha256 = await asyncio.to_thread(sha256_file, file.path)
+                values: dict[str, Any] = {"storage_key": key, "size_bytes": stored.size, "sha256": sha256}
+                if file.name in artifacts:
+                    await self.runs.update_artifact(artifacts[file.name].id, **values)
+                else:
+                    record = ArtifactRecord(file.name, component.name, file.kind, file.content_type, **values)
+                    self.session.add(_artifact_row(run.id, owner_id, record))
+                changed.append(file.name)
+        await self.session.commit()
+        return [a for a in await self.runs.artifacts(run.id) if a.name in changed]
+
+    async def resume(self, owner_id: str, run_id: str) -> Run:
+        """Go on after the review: what comes next reads the (edited) artifacts."""
+        run = await self.get(owner_id, run_id)
+        if run.status != RunStatus.AWAITING_REVIEW:
+            raise Conflict(f"run {run_id} is {run.status}: only a run awaiting review can be resumed")
+        done = {c.name for c in run.components if c.status == ComponentStatus.SUCCEEDED}
+        reviewed = [name for name in run.review if name in done]
+        job = await jobs.enqueue(
+            self.session, self.settings, RUN_JOB_KIND, {"run_id": run.id}, owner_id=owner_id
+        )
+        if not await self.runs.update(
+            run.id,
+            when_status=RunStatus.AWAITING_REVIEW,
+            status=RunStatus.QUEUED,
+            reviewed=reviewed,
+            job_id=job.id,
+        ):
+            raise Conflict(f"run {run_id} was resumed or cancelled meanwhile")
+        announce_after_commit(self.session, run_topic(run.id))
+        await self.session.commit()
+        await self.session.refresh(run)
+        return run
+
     def download_url(self, artifact: Artifact) -> str:
         """Presigned for S3; a signed link to this API for local storage. Either expires in an hour."""
         storage = self.storage
@@ -564,6 +684,7 @@ class RunService:
         announce_after_commit(self.session, run_topic(run.id))
         await self.session.commit()
         pipeline_run = self._pipeline_run(run, video.storage_key, artifacts)
+        pipeline_run.pause_after = tuple(name for name in run.review if name not in run.reviewed)
         # Only finished components are checkpoints; an interrupted one starts over.
         pipeline_run.records = {
             name: record

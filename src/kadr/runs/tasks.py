@@ -12,6 +12,7 @@ from kadr.core.db import get_database
 from kadr.jobs.models import JobStatus
 from kadr.jobs.registry import JobContext, job_handler
 from kadr.llm.service import LLMService
+from kadr.pipeline.base import AwaitingReview
 from kadr.pipeline.components import COMPONENTS
 from kadr.pipeline.orchestrator import ComponentRecord, Orchestrator
 from kadr.runs.service import RUN_JOB_KIND, RunService
@@ -65,13 +66,18 @@ async def process_run(context: JobContext) -> dict[str, Any] | None:
     if pipeline_run is None:
         return {"skipped": "run is finished, cancelled or gone"}
     orchestrator = Orchestrator(settings, get_storage(settings), COMPONENTS)
-    records = await orchestrator.execute(
-        pipeline_run,
-        DatabaseRecorder(settings, run_id),
-        context.cancel_event,
-        context.drain_event,
-        attempt=context.attempt,
-    )
+    try:
+        records = await orchestrator.execute(
+            pipeline_run,
+            DatabaseRecorder(settings, run_id),
+            context.cancel_event,
+            context.drain_event,
+            attempt=context.attempt,
+        )
+    except AwaitingReview as stop:  # the job is done; `POST /v1/runs/{id}/resume` makes the next
+        async with get_database(settings).session() as session:
+            await RunService(session, settings).await_review(run_id, stop.component)
+        return {"awaiting_review": stop.component}
     async with get_database(settings).session() as session:
         await RunService(session, settings).finish_processing(run_id)
     return {"components": {name: record.status for name, record in records.items()}}

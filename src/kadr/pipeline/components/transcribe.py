@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
-from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
+from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact, edited_texts
 from kadr.pipeline.components.audio import SAMPLE_RATE, wav_pieces
 from kadr.pipeline.models import (
     AUTO_MODEL,
@@ -161,6 +161,35 @@ def transcribe_remotely(ctx: ComponentContext, wav: Path) -> tuple[list[dict[str
     return segments, heard, model
 
 
+def write_transcript(transcript: dict[str, Any], folder: Path) -> list[ProducedArtifact]:
+    """transcript.json and its plain text, transcript.txt, under `folder`."""
+    segments = transcript["segments"]
+    document, plain = folder / "transcript.json", folder / "transcript.txt"
+    document.write_text(json.dumps(transcript, indent=1, ensure_ascii=False))
+    plain.write_text("\n".join(s["text"] for s in segments) + ("\n" if segments else ""))
+    return [
+        ProducedArtifact("transcript.json", document, "json", "application/json"),
+        ProducedArtifact("transcript.txt", plain, "text", "text/plain; charset=utf-8"),
+    ]
+
+
+def respoken_words(segment: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """Words for a segment whose text a person changed: the old words where the text is the
+    same, otherwise the new words spread over the segment's time by their length (what was
+    said is not heard again; subtitles and clips need only that each word has a time)."""
+    if text == segment["text"].strip():
+        return list(segment["words"])
+    words = text.split()
+    start, end = float(segment["start"]), float(segment["end"])
+    per_char = (end - start) / sum(len(w) + 1 for w in words)
+    spread, at = [], start
+    for word in words:
+        length = (len(word) + 1) * per_char
+        spread.append(_word(at, at + length, f" {word}", None))
+        at += length
+    return spread
+
+
 class Transcribe(Component):
     name = "transcribe"
     version = "4"  # 4: `auto` picks the model by language; the language's source and probability
@@ -197,6 +226,20 @@ class Transcribe(Component):
         params["engine"] = "remote" if settings.asr_remote_url else "local"
         return params
 
+    reviewable = ("transcript.json",)
+
+    @classmethod
+    def review_edit(
+        cls, name: str, edited: Any, original: Any, params: dict[str, Any], folder: Path
+    ) -> list[ProducedArtifact]:
+        texts = edited_texts(edited, original, "segments")
+        segments = [
+            {**segment, "text": text, "words": respoken_words(segment, text)}
+            for segment, text in zip(original["segments"], texts, strict=True)
+        ]
+        transcript = {**original, "text": " ".join(texts), "segments": segments, "reviewed": True}
+        return write_transcript(transcript, folder)
+
     def run(self, ctx: ComponentContext) -> ComponentResult:
         wav = ctx.input("audio/audio.wav")
         duration = float(ctx.read_json("probe.json")["duration"])
@@ -213,16 +256,9 @@ class Transcribe(Component):
             "language_source": heard.source,
         }
         transcript = {**language, "duration": duration, "model": model, "text": text, "segments": segments}
-        out = ctx.output("transcript.json")
-        out.write_text(json.dumps(transcript, indent=1, ensure_ascii=False))
-        plain = ctx.output("transcript.txt")
-        plain.write_text("\n".join(s["text"] for s in segments) + ("\n" if segments else ""))
         ctx.progress(1.0)
         return ComponentResult(
-            [
-                ProducedArtifact("transcript.json", out, "json", "application/json"),
-                ProducedArtifact("transcript.txt", plain, "text", "text/plain; charset=utf-8"),
-            ],
+            write_transcript(transcript, ctx.workdir),
             {
                 **language,
                 "model": model,

@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -38,7 +39,7 @@ from kadr.llm.errors import LLMInvalidAnswer
 from kadr.llm.language import LANGUAGE_NAMES, LANGUAGE_SCRIPTS, language_name, latin_word_share
 from kadr.llm.prompts import PromptTemplate, get_prompt
 from kadr.media.apertium import ApertiumError, apertium_pairs, translate_lines
-from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
+from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact, edited_texts
 from kadr.pipeline.components.subtitles import cues_from, wrap_text, write_subtitles
 from kadr.pipeline.model_calls import ModelCalls, signature_param
 
@@ -332,6 +333,22 @@ class Translate(Component):
             params["llm"] = signature_param("translate", settings)
         return params
 
+    reviewable = ("translations/*/cues.json",)
+
+    @classmethod
+    def review_edit(
+        cls, name: str, edited: Any, original: Any, params: dict[str, Any], folder: Path
+    ) -> list[ProducedArtifact]:
+        texts = edited_texts(edited, original, "cues")
+        cues = [
+            replace(Cue(**{k: cue[k] for k in Cue.__dataclass_fields__}), text=text)
+            for cue, text in zip(original["cues"], texts, strict=True)
+        ]
+        engine = f"{original['engine']}+review"
+        return write_translation(
+            folder, cues, original["source_language"], original["language"], engine, params
+        )
+
     def run(self, ctx: ComponentContext) -> ComponentResult:
         transcript = ctx.read_json("transcript.json")
         cues = source_cues(transcript, ctx.params)
@@ -356,7 +373,14 @@ class Translate(Component):
                 translated = self._llm(ctx, model, lines, source, target, glossary, done)
             translated = [replace(cue, n=number) for number, cue in enumerate(translated, start=1)]
             over_budget[target] = sum(len(cue.text) > cue.budget * BUDGET_SLACK for cue in translated)
-            artifacts += self._write(ctx, translated, source, target)
+            artifacts += write_translation(
+                ctx.workdir,
+                translated,
+                source,
+                target,
+                "copy" if target == source else ctx.params["engine"],
+                ctx.params,
+            )
             ctx.progress(done[1], f"{target}: {len(translated)} subtitles")
         return ComponentResult(
             artifacts,
@@ -471,46 +495,43 @@ class Translate(Component):
         given = {cue.n: " ".join(cue.text.split()) for cue in answer.cues}
         return [cue for line in batch for cue in share_out(line, given[line.n])]
 
-    def _write(
-        self, ctx: ComponentContext, cues: list[Cue], source: str, target: str
-    ) -> list[ProducedArtifact]:
-        folder = f"translations/{target}"
-        line = int(ctx.params["max_line_chars"])
-        files = {
-            "srt": ctx.output(f"{folder}/subtitles.srt"),
-            "vtt": ctx.output(f"{folder}/subtitles.vtt"),
-        }
-        write_subtitles(((c.start, c.end, wrap_text(c.text, line)) for c in cues), files["srt"], files["vtt"])
-        document = ctx.output(f"{folder}/cues.json")
-        document.write_text(
-            json.dumps(
-                {
-                    "language": target,
-                    "source_language": source,
-                    "engine": "copy" if target == source else ctx.params["engine"],
-                    "cues": [asdict(cue) for cue in cues],
-                },
-                indent=1,
-                ensure_ascii=False,
-            )
+
+def write_translation(
+    folder: Path, cues: list[Cue], source: str, target: str, engine: str, params: Mapping[str, Any]
+) -> list[ProducedArtifact]:
+    """translations/<target>/: the cues as SRT and VTT, cues.json (what dub speaks and a person
+    may edit in review), and with `dual` both languages in one file, under `folder`."""
+    name = f"translations/{target}"
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    line = int(params["max_line_chars"])
+    srt, vtt = folder / f"{name}/subtitles.srt", folder / f"{name}/subtitles.vtt"
+    write_subtitles(((c.start, c.end, wrap_text(c.text, line)) for c in cues), srt, vtt)
+    document = folder / f"{name}/cues.json"
+    cues_json = [asdict(cue) for cue in cues]
+    document.write_text(
+        json.dumps(
+            {"language": target, "source_language": source, "engine": engine, "cues": cues_json},
+            indent=1,
+            ensure_ascii=False,
         )
-        produced = [
-            ProducedArtifact(f"{folder}/subtitles.srt", files["srt"], "subtitles", "application/x-subrip"),
-            ProducedArtifact(f"{folder}/subtitles.vtt", files["vtt"], "subtitles", "text/vtt"),
-            ProducedArtifact(f"{folder}/cues.json", document, "json", "application/json"),
+    )
+    produced = [
+        ProducedArtifact(f"{name}/subtitles.srt", srt, "subtitles", "application/x-subrip"),
+        ProducedArtifact(f"{name}/subtitles.vtt", vtt, "subtitles", "text/vtt"),
+        ProducedArtifact(f"{name}/cues.json", document, "json", "application/json"),
+    ]
+    if params["dual"] and target != source:
+        srt, vtt = folder / f"{name}/subtitles.dual.srt", folder / f"{name}/subtitles.dual.vtt"
+        write_subtitles(
+            ((c.start, c.end, wrap_text(c.text, line) + "\\N" + wrap_text(c.source, line)) for c in cues),
+            srt,
+            vtt,
+        )
+        produced += [
+            ProducedArtifact(f"{name}/subtitles.dual.srt", srt, "subtitles", "application/x-subrip"),
+            ProducedArtifact(f"{name}/subtitles.dual.vtt", vtt, "subtitles", "text/vtt"),
         ]
-        if ctx.params["dual"] and target != source:
-            srt, vtt = ctx.output(f"{folder}/subtitles.dual.srt"), ctx.output(f"{folder}/subtitles.dual.vtt")
-            write_subtitles(
-                ((c.start, c.end, wrap_text(c.text, line) + "\\N" + wrap_text(c.source, line)) for c in cues),
-                srt,
-                vtt,
-            )
-            produced += [
-                ProducedArtifact(f"{folder}/subtitles.dual.srt", srt, "subtitles", "application/x-subrip"),
-                ProducedArtifact(f"{folder}/subtitles.dual.vtt", vtt, "subtitles", "text/vtt"),
-            ]
-        return produced
+    return produced
 
 
 def _checked_glossary(value: Any) -> dict[str, Glossary]:
