@@ -223,6 +223,12 @@ class Component:
     weight: ClassVar[float] = 1.0
 
     @classmethod
+    def requirements(cls, overrides: Mapping[str, Any]) -> tuple[str, ...]:
+        """The components a run of this one with these parameters reads: `requires`, and more
+        where a parameter asks for them (clips in a translated language read translate)."""
+        return cls.requires
+
+    @classmethod
     def resolve_params(cls, settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
         """Defaults + overrides (+ anything taken from settings). Unknown keys are an error."""
         unknown = set(overrides) - set(cls.defaults)

@@ -100,7 +100,8 @@ def resolve_plan(
     wanted: dict[str, Mapping[str, Any]] = {name: dict(params or {}) for name, params in spec.items()}
     pending = list(wanted)
     while pending:  # close the set under `requires`, with defaults for what was added
-        for required in COMPONENTS[pending.pop()].requires:
+        added = pending.pop()
+        for required in COMPONENTS[added].requirements(wanted[added]):
             if required not in wanted:
                 wanted[required] = {}
                 pending.append(required)
@@ -113,7 +114,7 @@ def resolve_plan(
         if name in visiting:
             raise ValidationFailed(f"components depend on each other in a cycle at {name}")
         visiting.add(name)
-        for required in COMPONENTS[name].requires:
+        for required in COMPONENTS[name].requirements(wanted[name]):
             visit(required)
         visiting.discard(name)
         ordered.append(name)

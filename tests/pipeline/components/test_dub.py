@@ -146,3 +146,23 @@ def test_the_talk_dubbed_into_russian(talk: Bench, tmp_path: Path, openai_server
     said = _words(" ".join(RUSSIAN.values()))
     recognised = _words(transcript["text"])
     assert len(recognised & said) / len(said) > 0.4, transcript["text"]
+
+    # Clips in Russian: the translated captions burned, the dub as the clip's sound.
+    plan = {"translate": {"languages": ["ru"]}, "dub": {}}
+    clips = bench.run("clips", plan=plan, count=1, aspects=["9:16"], language="ru", audio="dub")
+    (listed,) = json.loads(clips.artifacts[-1].path.read_text())
+    assert (listed["language"], listed["audio"]) == ("ru", "dub")
+    captions = (bench.workdir / "captions" / "clip_01_9x16.ass").read_text()
+    assert re.search(r"[а-яё]{3,}", captions.lower()), "the captions are the Russian cues"
+    with av.open(str(bench.fetch(listed["name"]))) as clip:
+        (sound,) = clip.streams.audio
+        assert sound.metadata["language"] == "rus", "the dub's sound, tagged"
+        assert clip.duration == pytest.approx(listed["duration"] * 1_000_000, rel=0.05)
+    with pytest.raises(
+        ValidationFailed, match="clips: language de is not translated in this run; translate has ru"
+    ):
+        resolve_plan(settings, {**plan, "clips": {"language": "de", "audio": "dub"}})
+    resolved = resolve_plan(settings, {"translate": {"languages": ["ru"]}, "clips": {"language": "ru"}})
+    assert list(resolved).index("translate") < list(resolved).index("clips"), "clips read the translation"
+    with pytest.raises(ValidationFailed, match='clips: audio "dub" needs the dub'):
+        resolve_plan(settings, {**plan, "clips": {"audio": "dub"}})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,9 +21,12 @@ from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
+from kadr.pipeline.components.dub import TRACK_LANGUAGES
+from kadr.pipeline.components.transcribe import spread_words
 
 ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080)}
 RESOLUTIONS = ("1080p", "source")
+AUDIO_SOURCES = ("original", "dub")
 
 
 def caption_file(
@@ -113,8 +116,11 @@ def render_args(
     crf: int,
     threads: int,
     audio_bitrate: str | None,
+    audio: Path | None = None,
+    audio_language: str | None = None,
 ) -> list[str]:
-    """One ffmpeg that decodes [start, end) once and encodes every (path, video filter) output.
+    """One ffmpeg that decodes [start, end) once and encodes every (path, video filter) output,
+    with the source's sound or `audio` (a dub of the whole source) over the same span.
 
     `-ss`/`-t` on the input: the source is read only for the clip's span (input seeking).
     """
@@ -126,13 +132,19 @@ def render_args(
             [f"[0:v:0]split={len(outputs)}{labels}"]
             + [f"[s{i}]{video_filter}[v{i}]" for i, (_, video_filter) in enumerate(outputs)]
         )
-    args = ["-y", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}", "-i", str(source)]
+    span = ["-ss", f"{start:.3f}", "-t", f"{end - start:.3f}"]
+    args = ["-y", *span, "-i", str(source)]
+    if audio is not None:
+        args += [*span, "-i", str(audio)]
     args += ["-filter_complex", graph]
     for i, (path, _) in enumerate(outputs):
         args += ["-map", f"[v{i}]", "-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
         args += ["-pix_fmt", "yuv420p", "-threads", str(threads)]
         if audio_bitrate is not None:
-            args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", audio_bitrate, "-ac", "2"]
+            args += ["-map", "1:a:0" if audio is not None else "0:a:0"]
+            args += ["-c:a", "aac", "-b:a", audio_bitrate, "-ac", "2"]
+            if audio_language:
+                args += ["-metadata:s:a:0", f"language={TRACK_LANGUAGES.get(audio_language, 'und')}"]
         args += ["-movflags", "+faststart", str(path)]
     return args
 
@@ -150,7 +162,7 @@ def _clip_progress(
 
 class Clips(Component):
     name = "clips"
-    version = "2"
+    version = "3"  # 3: captions and sound in a translated language
     requires = ("highlights", "transcribe", "probe")
     defaults: ClassVar[dict[str, Any]] = {
         "count": 3,
@@ -164,14 +176,42 @@ class Clips(Component):
         "resolution": "1080p",
         #: libx264 threads per output; 0 shares the machine's cores among the outputs.
         "threads": 0,
+        #: Captions in this translated language (translate's `languages`); None: as spoken.
+        "language": None,
+        #: "original" (the source's sound) or "dub" (the `language`'s dub track).
+        "audio": "original",
     }
     weight = 5.0
+
+    @classmethod
+    def requirements(cls, overrides: Mapping[str, Any]) -> tuple[str, ...]:
+        extra = ("translate",) if overrides.get("language") else ()
+        return cls.requires + extra + (("dub",) if overrides.get("audio") == "dub" else ())
 
     @classmethod
     def resolve_params(cls, settings: Settings, overrides: dict[str, Any]) -> dict[str, Any]:
         params = super().resolve_params(settings, overrides)
         if params["resolution"] not in RESOLUTIONS:
             raise ValueError(f"clips: resolution must be one of {', '.join(RESOLUTIONS)}")
+        if params["audio"] not in AUDIO_SOURCES:
+            raise ValueError(f"clips: audio must be one of {', '.join(AUDIO_SOURCES)}")
+        if params["audio"] == "dub" and not params["language"]:
+            raise ValueError('clips: audio "dub" needs the dub\'s language, e.g. "language": "ru"')
+        return params
+
+    @classmethod
+    def complete_params(cls, params: dict[str, Any], plan: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        language = params["language"]
+        if language:
+            translated = plan["translate"]["languages"]
+            if language not in translated:
+                raise ValueError(
+                    f"clips: language {language} is not translated in this run; translate has "
+                    f"{', '.join(translated)} (add it to translate's languages)"
+                )
+        if params["audio"] == "dub" and language not in plan["dub"]["languages"]:
+            dubbed = ", ".join(plan["dub"]["languages"])
+            raise ValueError(f"clips: there is no {language} dub in this run; dub has {dubbed}")
         return params
 
     def run(self, ctx: ComponentContext) -> ComponentResult:
@@ -188,7 +228,13 @@ class Clips(Component):
         highlights = ctx.read_json("highlights.json")["highlights"][: int(params["count"])]
         if not highlights:
             return ComponentResult(skipped_reason="there are no highlights to cut")
-        words = [w for s in ctx.read_json("transcript.json")["segments"] for w in s.get("words", [])]
+        language = params["language"]
+        if language:  # a translation has no word timings: its words share each cue's time
+            cues = ctx.read_json(f"translations/{language}/cues.json")["cues"]
+            words = [w for cue in cues for w in spread_words(cue["text"], cue["start"], cue["end"])]
+        else:
+            words = [w for s in ctx.read_json("transcript.json")["segments"] for w in s.get("words", [])]
+        dubbed = ctx.input(f"dub/{language}.wav") if params["audio"] == "dub" else None
         source_size = (info.display_width or info.width or 0, info.display_height or info.height or 0)
         sizes = {a: output_size(a, str(params["resolution"]), source_size) for a in aspects}
         threads = int(params["threads"]) or encoder_threads(len(aspects))
@@ -217,6 +263,8 @@ class Clips(Component):
                         "width": sizes[aspect][0],
                         "height": sizes[aspect][1],
                         "title": highlight["title"],
+                        "language": language,
+                        "audio": params["audio"],
                     }
                 )
             ctx.run_ffmpeg(
@@ -228,7 +276,9 @@ class Clips(Component):
                     preset=str(params["preset"]),
                     crf=int(params["crf"]),
                     threads=threads,
-                    audio_bitrate=str(params["audio_bitrate"]) if info.has_audio else None,
+                    audio_bitrate=str(params["audio_bitrate"]) if info.has_audio or dubbed else None,
+                    audio=dubbed,
+                    audio_language=language if dubbed else None,
                 ),
                 duration_seconds=end - start,
                 on_progress=_clip_progress(ctx, done, end - start, total, f"clip {highlight['rank']}"),

@@ -173,21 +173,25 @@ def write_transcript(transcript: dict[str, Any], folder: Path) -> list[ProducedA
     ]
 
 
-def respoken_words(segment: dict[str, Any], text: str) -> list[dict[str, Any]]:
-    """Words for a segment whose text a person changed: the old words where the text is the
-    same, otherwise the new words spread over the segment's time by their length (what was
-    said is not heard again; subtitles and clips need only that each word has a time)."""
-    if text == segment["text"].strip():
-        return list(segment["words"])
+def spread_words(text: str, start: float, end: float) -> list[dict[str, Any]]:
+    """Words of a text nobody timed (a person's edit, a translation) over [start, end), each
+    given time by its length: what subtitles and captions need of a word."""
     words = text.split()
-    start, end = float(segment["start"]), float(segment["end"])
-    per_char = (end - start) / sum(len(w) + 1 for w in words)
+    per_char = (end - start) / (sum(len(w) + 1 for w in words) or 1)
     spread, at = [], start
     for word in words:
         length = (len(word) + 1) * per_char
         spread.append(_word(at, at + length, f" {word}", None))
         at += length
     return spread
+
+
+def respoken_words(segment: dict[str, Any], text: str) -> list[dict[str, Any]]:
+    """Words for a segment whose text a person may have changed: the words Whisper timed where
+    the text is the same, otherwise the new text spread over the segment (not heard again)."""
+    if text == segment["text"].strip():
+        return list(segment["words"])
+    return spread_words(text, float(segment["start"]), float(segment["end"]))
 
 
 class Transcribe(Component):
