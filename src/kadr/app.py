@@ -74,6 +74,7 @@ def create_app(
     from kadr.runs.endpoints import router as runs_router
     from kadr.scenarios.endpoints import router as scenarios_router
     from kadr.videos.endpoints import router as videos_router
+    from kadr.voices.endpoints import router as voices_router
     from kadr.web.endpoints import not_found_page
     from kadr.web.endpoints import router as web_router
 
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(notifications_router, prefix="/v1")
     app.include_router(scenarios_router, prefix="/v1")
     app.include_router(glossaries_router, prefix="/v1")
+    app.include_router(voices_router, prefix="/v1")
     app.include_router(web_router)  # the browser app at `/`: its pages and /static/ files
     app.state.not_found_page = not_found_page
     document_problems(app, authenticated_by=(current_principal,))

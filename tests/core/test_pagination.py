@@ -21,6 +21,7 @@ LIST_ROUTES = [
     "/v1/scenarios/{scenario_id}/versions",
     "/v1/scenarios/{scenario_id}/shares",
     "/v1/glossaries",
+    "/v1/voices/maps",
 ]
 
 

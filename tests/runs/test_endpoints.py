@@ -180,18 +180,6 @@ async def test_user_profiles(api: httpx.AsyncClient, short_video: tuple[dict[str
     assert_problem(await api.get("/v1/profiles/subs", headers=other), 404)
 
 
-async def test_the_voices_a_dub_may_name(api: httpx.AsyncClient) -> None:
-    headers = await register(api, "voices@example.com")
-    listed = (await api.get("/v1/voices", headers=headers)).json()
-    defaults = {voice["language"]: voice["id"] for voice in listed if voice["default"]}
-    assert defaults["ru"] == "festival:msu_ru_nsh_clunits" and defaults["en"] == "piper:en_US-joe-medium"
-    assert {"id": "espeak:ru", "engine": "espeak", "language": "ru", "default": False} in listed
-    assert_problem(await api.get("/v1/voices"), 401)
-    health = (await api.get("/health")).json()["languages"]
-    assert health["speech"]["voices"] == {"en": "piper:en_US-joe-medium", "ru": "festival:msu_ru_nsh_clunits"}
-    assert "en-es" in health["apertium_pairs"]
-
-
 async def test_a_translation_is_a_run_with_its_results_named(api: httpx.AsyncClient) -> None:
     if ("en", "es") not in apertium_pairs():
         reason = "Apertium's en-es pair is not installed (make test installs apertium apertium-en-es)"

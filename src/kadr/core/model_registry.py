@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "kadr.llm.models",
     "kadr.scenarios.models",
     "kadr.glossaries.models",
+    "kadr.voices.models",
 )
 
 

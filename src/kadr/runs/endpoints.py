@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -14,7 +13,6 @@ from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import problem_responses
 from kadr.core.idempotency import IdempotencyKey
 from kadr.core.pagination import PageDep, Paginated
-from kadr.media.speech import voices
 from kadr.runs.schemas import (
     ArtifactOut,
     EventsLinkOut,
@@ -24,7 +22,6 @@ from kadr.runs.schemas import (
     RunOut,
     TranslationCreate,
     TranslationOut,
-    VoiceOut,
 )
 from kadr.runs.service import RunService
 
@@ -247,18 +244,6 @@ async def server_sent_events(views: AsyncIterator[dict[str, Any] | None]) -> Asy
 
 def _columns(artifact: object) -> dict[str, Any]:
     return {name: getattr(artifact, name) for name in ArtifactOut.model_fields if name != "download_url"}
-
-
-@router.get("/voices", response_model=list[VoiceOut], tags=["profiles"])
-async def list_voices(user: RunsRead) -> list[VoiceOut]:
-    """The voices this installation speaks with, per language, best first: what a run's
-    `dub.voices` may name (`{"ru": "festival:msu_ru_nsh_clunits"}`)."""
-    found = await asyncio.to_thread(voices)
-    best = {voice.language: voice.id for voice in reversed(found)}
-    return [
-        VoiceOut(id=v.id, engine=v.engine, language=v.language, default=best[v.language] == v.id)
-        for v in found
-    ]
 
 
 @router.get("/profiles", response_model=list[ProfileOut], tags=["profiles"])

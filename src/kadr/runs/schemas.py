@@ -130,13 +130,6 @@ class ProfileIn(Schema):
     )
 
 
-class VoiceOut(Schema):
-    id: str = Field(description="What `dub.voices` takes: `engine:name`")
-    engine: str = Field(description="piper, festival or espeak (espeak: the robotic fallback)")
-    language: str
-    default: bool = Field(description="The voice dub uses for this language when none is named")
-
-
 class ProfileOut(Schema):
     name: str
     description: str

@@ -62,6 +62,7 @@ from kadr.runs.repository import RunRepository, run_status_rows
 from kadr.storage import Storage, get_storage
 from kadr.videos.repository import VideoRepository
 from kadr.videos.service import on_video_delete
+from kadr.voices.service import VoiceMapService
 
 DOWNLOAD_LINK_SECONDS = 3600
 #: Event-stream links: long enough to open the stream, which then lasts until the run ends.
@@ -311,6 +312,8 @@ class RunService:
         spec: dict[str, dict[str, Any]] = {k: dict(v or {}) for k, v in profile.components.items()}
         for name, params in (overrides or {}).items():
             spec.setdefault(name, {}).update(params)
+        if "dub" in spec:  # before the plan is resolved: dub checks every voice it is given
+            await VoiceMapService(self.session).voices_for_dub(owner_id, spec["dub"])
         plan = resolve_plan(self.settings, spec)
         if "translate" in plan:
             await self._add_glossaries(owner_id, plan["translate"])

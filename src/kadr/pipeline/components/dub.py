@@ -80,6 +80,8 @@ class Dub(Component):
         "languages": [],
         #: A voice per language, `engine:name` (`GET /v1/voices`); unnamed: the best installed.
         "voices": {},
+        #: A saved speaker→voice map (`/v1/voices/maps/{name}`): its voices under `voices`.
+        "voice_map": None,
         "max_tempo": MAX_TEMPO,
         #: How far the original track is turned down under the voice (sidechain ratio).
         "duck_ratio": 8,
