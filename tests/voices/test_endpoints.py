@@ -59,3 +59,14 @@ async def test_a_voice_map_is_kept_and_gives_a_run_its_voices(api: httpx.AsyncCl
 
     assert (await api.delete("/v1/voices/maps/team", headers=headers)).status_code == 204
     assert_problem(await api.get("/v1/voices/maps/team", headers=headers), 404)
+
+
+async def test_the_languages_this_installation_hears_translates_and_speaks(api: httpx.AsyncClient) -> None:
+    headers = await register(api, "languages@example.com")
+    languages = (await api.get("/v1/languages", headers=headers)).json()
+    assert {"en", "ru", "uk"} <= set(languages["transcribe"])
+    assert "ru" in languages["translate"]["llm"] and "es" in languages["translate"]["apertium"]
+    assert languages["speech"]["ru"][0] == "festival:msu_ru_nsh_clunits", "best first"
+    profiles = {p["name"]: p for p in (await api.get("/v1/profiles", headers=headers)).json()}
+    assert profiles["dub"]["reviewable"] == ["transcribe", "translate"]
+    assert profiles["transcript-only"]["reviewable"] == ["transcribe"]

@@ -141,6 +141,9 @@ class ProfileOut(Schema):
         description="What a run of it does: every component (requirements added, in run order) "
         "with each parameter a run's `params` may set, at its value (defaults filled in)",
     )
+    reviewable: list[str] = Field(
+        default_factory=list, description="The components of it a run may stop after for a person (`review`)"
+    )
 
 
 class TranslationOut(Schema):

@@ -97,6 +97,11 @@ class ProfileView:
     #: Every component the profile runs (requirements added, in order) with all its parameters.
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def reviewable(self) -> list[str]:
+        """The components of it a run may stop after for a person (`review`)."""
+        return [name for name in self.parameters if name in COMPONENTS and COMPONENTS[name].reviewable]
+
 
 def _artifact_row(run_id: str, owner_id: str, stored: Artifact | ArtifactRecord) -> Artifact:
     """A row for an object stored by this run, or shared with the run it was cached from."""

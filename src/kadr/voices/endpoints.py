@@ -12,8 +12,8 @@ from kadr.core.deps import SessionDep
 from kadr.core.http import problem_responses
 from kadr.core.pagination import PageDep, Paginated
 from kadr.media.speech import voices
-from kadr.voices.schemas import VoiceMapIn, VoiceMapOut, VoiceOut
-from kadr.voices.service import VoiceMapService
+from kadr.voices.schemas import LanguagesOut, VoiceMapIn, VoiceMapOut, VoiceOut
+from kadr.voices.service import VoiceMapService, languages
 
 router = APIRouter(tags=["voices"])
 MapName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Your name for the map")]
@@ -29,6 +29,12 @@ async def list_voices(user: RunsRead) -> list[VoiceOut]:
         VoiceOut(id=v.id, engine=v.engine, language=v.language, default=best[v.language] == v.id)
         for v in found
     ]
+
+
+@router.get("/languages", response_model=LanguagesOut)
+async def list_languages(user: RunsRead) -> LanguagesOut:
+    """What this installation can do in which language: hear, translate into, speak."""
+    return await asyncio.to_thread(languages)
 
 
 @router.get("/voices/maps", response_model=Paginated[VoiceMapOut])

@@ -24,6 +24,15 @@ class VoiceOut(Schema):
     default: bool = Field(description="The voice dub uses for this language when none is named")
 
 
+class LanguagesOut(Schema):
+    transcribe: list[str] = Field(description="What `transcribe` hears (`language`, or `auto`)")
+    translate: dict[str, list[str]] = Field(description="Per engine, what `translate` translates into")
+    apertium_pairs: list[str] = Field(description="The Apertium pairs installed, `en-es`")
+    speech: dict[str, list[str]] = Field(
+        description="Per language, the voices dub speaks it with, best first"
+    )
+
+
 class VoiceMapIn(Schema):
     speakers: dict[Speaker, dict[LanguageCode, VoiceId]] = Field(
         min_length=1,

@@ -12,10 +12,27 @@ from kadr.core.clock import utcnow
 from kadr.core.errors import NotFound, ValidationFailed
 from kadr.core.ids import new_id
 from kadr.core.pagination import Page, PageResult
-from kadr.media.speech import parse_voice
+from kadr.media.apertium import apertium_pairs
+from kadr.media.speech import parse_voice, voices
+from kadr.pipeline.components.transcribe import whisper_languages
+from kadr.pipeline.components.translate import llm_languages
 from kadr.voices.models import VoiceMap
 from kadr.voices.repository import VoiceMapRepository
-from kadr.voices.schemas import SPEAKER, VoiceMapIn, VoiceMapOut
+from kadr.voices.schemas import SPEAKER, LanguagesOut, VoiceMapIn, VoiceMapOut
+
+
+def languages() -> LanguagesOut:
+    """What the installed models and engines can do, per language (reads no model)."""
+    pairs = apertium_pairs()
+    speech: dict[str, list[str]] = {}
+    for voice in voices():
+        speech.setdefault(voice.language, []).append(voice.id)
+    return LanguagesOut(
+        transcribe=sorted(whisper_languages()),
+        translate={"llm": llm_languages(), "apertium": sorted({target for _, target in pairs})},
+        apertium_pairs=sorted(f"{source}-{target}" for source, target in pairs),
+        speech=speech,
+    )
 
 
 def voice_map_out(row: VoiceMap) -> VoiceMapOut:
@@ -36,8 +53,8 @@ class VoiceMapService:
     async def put(self, owner_id: str, name: str, body: VoiceMapIn) -> tuple[VoiceMapOut, bool]:
         """Replace the map (creating it); every voice must be one this installation has. True
         when it was created."""
-        for speaker, voices in body.speakers.items():
-            for language, voice in voices.items():
+        for speaker, spoken in body.speakers.items():
+            for language, voice in spoken.items():
                 try:
                     await asyncio.to_thread(parse_voice, voice, language)
                 except ValueError as exc:
