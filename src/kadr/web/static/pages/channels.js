@@ -47,7 +47,7 @@ function channelCard(channel, reload, highlight) {
       : null;
   return h(
     "li",
-    { class: `channel card${highlight ? " highlight" : ""}`, "data-channel": channel.id },
+    { class: `channel card${highlight ? " just-added" : ""}`, "data-channel": channel.id },
     h(
       "div",
       { class: "heading-row" },
@@ -175,7 +175,9 @@ export async function render(main, { query, signal }) {
   const news = h("div", { "aria-live": "polite" });
   const fresh = h("div", {});
   const list = h("div", {});
+  const heading = h("h2", {});
   const draw = (channels, highlight) => {
+    heading.textContent = `Your channels (${channels.length})`;
     list.replaceChildren(
       channels.length
         ? h("ul", { class: "channel-list" }, channels.map((channel) => channelCard(channel, reload, channel.id === highlight)))
@@ -201,7 +203,7 @@ export async function render(main, { query, signal }) {
     h("p", { class: "muted" }, "Where kadr publishes: YouTube channels, Telegram chats and webhooks. kadr checks each one before its next slot."),
     news,
     fresh,
-    h("h2", {}, `Your channels (${page.total})`),
+    heading,
     list,
     h("h2", {}, "Add a channel"),
     h("div", { class: "add-channels" }, youtubeSection(), telegramForm(reload), webhookForm(reload, fresh)),

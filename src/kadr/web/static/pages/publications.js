@@ -84,7 +84,7 @@ function item(publication, channels, reload) {
   const details = [];
   if (publication.status_detail) details.push(h("p", { class: "detail" }, sentence(publication.status_detail)));
   if (publication.error) details.push(h("p", { class: "error" }, publication.error));
-  if (UNDER_WAY.has(publication.status) && publication.size_bytes) {
+  if (publication.status === "publishing" || (UNDER_WAY.has(publication.status) && publication.uploaded_bytes)) {
     details.push(progressBar(`Uploaded of “${publication.title}”`, publication.percent));
   }
   if (publication.status === "published") {
@@ -101,7 +101,7 @@ function item(publication, channels, reload) {
     h(
       "div",
       { class: "what" },
-      h("div", { class: "heading-row" }, h("h3", {}, publication.title), statusBadge(publication.status)),
+      h("div", { class: "heading-row" }, h("h3", {}, publication.title), badge(publication.status)),
       h("p", { class: "muted small" }, `To ${channel ? channel.name : "a deleted channel"} · ${publication.privacy}`),
       details,
       publication.status === "scheduled" ? reschedule(publication, message, reload) : null,
@@ -111,11 +111,27 @@ function item(publication, channels, reload) {
   );
 }
 
-/** The API's reason as a sentence: "waiting for …" → "Waiting for …." */
+const INSTANT = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g;
+
+function interval(seconds) {
+  const n = Number(seconds);
+  if (n >= 3600 && n % 3600 === 0) return n === 3600 ? "hour" : `${n / 3600} hours`;
+  if (n >= 60 && n % 60 === 0) return n === 60 ? "minute" : `${n / 60} minutes`;
+  return `${seconds} s`;
+}
+
+/** The API's reason (pacing, quota) as a sentence, its instants on the user's clock:
+ * "waiting for … at 2026-05-01T22:00:00+00:00 (one upload per 60 s)" → "Waiting for … at
+ * May 1, 2026, 10:00 PM (one upload per minute)." */
 function sentence(text) {
-  const trimmed = text.trim();
-  const start = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return /[.!?)]$/.test(start) ? start : `${start}.`;
+  const words = text.trim().replace(INSTANT, (iso) => formatDate(iso)).replace(/per (\d+(?:\.\d+)?) s\b/g, (_, n) => `per ${interval(n)}`);
+  const start = words.charAt(0).toUpperCase() + words.slice(1);
+  return /[.!?]$/.test(start) ? start : `${start}.`;
+}
+
+/** For a publication, `queued` means "in line" (for a worker, a slot or the quota). */
+function badge(status) {
+  return status === "queued" ? h("span", { class: "badge badge-queued" }, "In line") : statusBadge(status);
 }
 
 function byDay(publications) {
