@@ -71,6 +71,9 @@ function eventItem(event, onRead) {
       "dl",
       { class: "facts-list" },
       DETAILS.filter(([, key]) => data[key]).map(([label, key]) => [h("dt", {}, label), h("dd", {}, String(data[key]))]),
+      event.type === "scenario.shared" && data.kind === "link"
+        ? [h("dt", {}, "Shared as"), h("dd", {}, "a read-only link you made")]
+        : null,
     ),
     deliveries(event),
     h("div", { class: "actions" }, link ? h("a", { href: link[0] }, link[1]) : null, mark),
