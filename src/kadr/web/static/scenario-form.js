@@ -77,12 +77,13 @@ function sceneCard(scene, readOnly, onRemove) {
   };
   for (const input of Object.values(inputs)) input.disabled = readOnly;
   const heading = h("h3", { id: uid("scene") }, "Scene");
+  const remove = readOnly ? null : h("button", { type: "button", class: "danger small-button", onclick: () => onRemove(card) }, "Remove");
   const check = h("p", { class: "scene-check hint", id: uid("check") });
   const problem = h("p", { class: "error", hidden: true });
   const card = h(
     "li",
     { class: "scene card", "aria-labelledby": heading.id },
-    h("div", { class: "heading-row" }, heading, readOnly ? null : h("button", { type: "button", class: "danger small-button", onclick: () => onRemove(card) }, "Remove")),
+    h("div", { class: "heading-row" }, heading, remove),
     h(
       "div",
       { class: "scene-fields" },
@@ -101,6 +102,7 @@ function sceneCard(scene, readOnly, onRemove) {
   card.inputs = inputs;
   card.source = { source_start: scene.source_start ?? null, source_end: scene.source_end ?? null };
   card.heading = heading;
+  card.removeButton = remove;
   card.check = check;
   card.problem = problem;
   inputs.narration.setAttribute("aria-describedby", check.id);
@@ -165,6 +167,7 @@ export function scenarioEditor(scenario, { readOnly = false, fallbackLanguage = 
     cards().forEach((card, i) => {
       const check = result.perScene[i];
       card.heading.textContent = `Scene ${i + 1}`;
+      card.removeButton?.setAttribute("aria-label", `Remove scene ${i + 1}`);
       card.check.textContent = `${check.words} words; ${card.inputs.duration_s.value || 0} s hold at most ${check.most}.`;
       card.check.classList.toggle("error", !check.fits);
       card.classList.toggle("scene-off", !check.fits);
