@@ -209,3 +209,29 @@ async def test_channels_list_newest_first_like_every_list(client: httpx.AsyncCli
     assert first["total"] == rest["total"] == 3
     assert [c["name"] for c in first["items"] + rest["items"]] == ["hook2", "hook1", "hook0"]
     assert (await client.get("/v1/channels?kind=telegram", headers=headers)).json()["total"] == 0
+
+
+async def test_a_browser_at_the_callback_is_sent_on_to_the_channels_page(
+    client: httpx.AsyncClient, fake_google: FakeGoogle
+) -> None:
+    """Google's redirect lands in a browser: it goes on to the web app, never to raw JSON."""
+    headers = await register(client, "browser@example.com")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    link = (await client.get("/v1/channels/youtube/connect", headers=headers)).json()["authorization_url"]
+    state = parse_qs(urlparse(link).query)["state"][0]
+    back = await client.get(
+        "/v1/channels/youtube/callback",
+        params={"state": state, "code": fake_google.consent_code_for(link)},
+        headers=browser,
+    )
+    assert back.status_code == 303
+    channel_id = parse_qs(urlparse(back.headers["location"]).query)["connected"][0]
+    assert urlparse(back.headers["location"]).path == "/channels"
+    assert (await client.get(f"/v1/channels/{channel_id}", headers=headers)).json()["kind"] == "youtube"
+
+    refused = await client.get(
+        "/v1/channels/youtube/callback", params={"state": state, "code": "x"}, headers=browser
+    )
+    assert refused.status_code == 303
+    reason = parse_qs(urlparse(refused.headers["location"]).query)["connect_error"][0]
+    assert "already used" in reason

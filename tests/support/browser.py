@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import IN_CI
@@ -83,6 +85,36 @@ class Pages:
             assert overflow <= 0, f"{name} is {overflow}px wider than a {size['width']}px screen"
             self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
         self.page.set_viewport_size(DESKTOP)
+
+
+class SignedIn(httpx.Auth):
+    """Bearer auth as a user of the browser tests, signing in again whenever the short-lived
+    access token has expired: for setting up what the page under test only shows."""
+
+    def __init__(self, base_url: str, email: str) -> None:
+        self.base_url = base_url
+        self.email = email
+        self.token = self._sign_in()
+
+    def _sign_in(self) -> str:
+        credentials = {"email": self.email, "password": PASSWORD}
+        answer = httpx.post(f"{self.base_url}/v1/auth/login", json=credentials)
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            self.token = self._sign_in()
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+
+def api_as(base_url: str, email: str) -> httpx.Client:
+    """The API as the user `email` (signed up already, with the tests' password)."""
+    return httpx.Client(base_url=base_url, auth=SignedIn(base_url, email), timeout=30)
 
 
 def drop_file(page: Any, selector: str, path: Path, content_type: str) -> None:

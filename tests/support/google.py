@@ -1,7 +1,9 @@
 """A stand-in for Google OAuth and the YouTube Data API that speaks the real protocol over a real socket.
 
 It runs uvicorn in a background thread, so both in-process tests and separate `kadr worker` processes
-can talk to it. The browser consent step is simulated with `authorize()` / `consent_code_for()`.
+can talk to it. The browser consent step is simulated with `authorize()` / `consent_code_for()`, or
+done for real by a browser: the authorization URL opens a minimal consent page whose Allow and
+Cancel buttons redirect to the client's `redirect_uri` with a `code` or `error=access_denied`.
 All state sits behind one lock: tests poke it from their thread while the server thread serves.
 """
 
@@ -16,15 +18,16 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
+from html import escape
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -180,6 +183,8 @@ class FakeGoogle:
 
     def app(self) -> ASGIApp:
         routes = [
+            Route("/o/oauth2/v2/auth", self._consent_page, methods=["GET"]),
+            Route("/o/oauth2/v2/auth", self._consent_answer, methods=["POST"]),
             Route("/token", self._token_endpoint, methods=["POST"]),
             Route("/youtube/v3/channels", self._channels, methods=["GET"]),
             Route("/upload/youtube/v3/videos", self._create_session, methods=["POST"]),
@@ -329,6 +334,37 @@ class FakeGoogle:
     def session_received(self, upload_id: str) -> int:
         with self.lock:
             return self._sessions[upload_id].received
+
+    # --- the consent page (what a browser sees at the authorization URL) ----------------------------
+
+    #: The account a browser's consent speaks for (`consent_code_for`'s `account`).
+    browser_account = "default"
+
+    async def _consent_page(self, request: Request) -> Response:
+        """Google's consent screen, reduced to its two buttons; the query is checked on Allow."""
+        query = str(request.url.query)
+        client = escape(request.query_params.get("client_id", ""))
+        page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Sign in - Google Accounts</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
+<h1>Choose an account to continue</h1><p>The app {client} wants to manage your YouTube videos.</p>
+<form method="post" action="/o/oauth2/v2/auth?{escape(query)}">
+<button name="consent" value="allow">Allow</button> <button name="consent" value="deny">Cancel</button>
+</form></body></html>"""
+        return HTMLResponse(page)
+
+    async def _consent_answer(self, request: Request) -> Response:
+        """Back to the client's redirect_uri: a code on Allow, `error=access_denied` on Cancel."""
+        params = dict(request.query_params)
+        answer: dict[str, str] = {"state": params.get("state", "")}
+        if (await request.form()).get("consent") == "allow":
+            code = await anyio.to_thread.run_sync(
+                lambda: self.consent_code_for(str(request.url), account=self.browser_account)
+            )
+            answer["code"] = code
+        else:
+            answer["error"] = "access_denied"
+        return RedirectResponse(f"{params['redirect_uri']}?{urlencode(answer)}", status_code=302)
 
     # --- OAuth endpoint ----------------------------------------------------------------------------
 

@@ -31,9 +31,19 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_settings() -> dict[str, object]:
+    """More `kadr up` settings: a test module overrides this to point kadr at stand-ins."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, server_settings: dict[str, object]) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("web")
-    settings = {"access_token_ttl_seconds": ACCESS_TOKEN_TTL_SECONDS, "llm_engine": "off"}
+    settings = {
+        "access_token_ttl_seconds": ACCESS_TOKEN_TTL_SECONDS,
+        "llm_engine": "off",
+        **server_settings,
+    }
     with kadr_up(folder / "var", folder / "kadr.log", **settings) as (base_url, _process):
         yield base_url
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from kadr.accounts.dependencies import ChannelsRead, ChannelsWrite
@@ -16,7 +18,9 @@ from kadr.channels.schemas import (
 )
 from kadr.channels.service import ChannelService
 from kadr.core.deps import SessionDep, SettingsDep, writes
+from kadr.core.errors import KadrError
 from kadr.core.pagination import PageDep, Paginated
+from kadr.web.endpoints import wants_page
 
 router = APIRouter(tags=["channels"])
 
@@ -53,22 +57,41 @@ async def connect_youtube(
     return link
 
 
-@router.get("/channels/youtube/callback", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)
+@router.get(
+    "/channels/youtube/callback",
+    response_model=ChannelOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={303: {"description": "A browser (Accept: text/html): on to the web app's /channels page"}},
+)
 @writes  # a GET that creates the channel: its transaction takes the write lock up front
 async def youtube_callback(
+    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
     state: str | None = None,
     code: str | None = None,
     error: str | None = None,
-) -> ChannelOut:
-    """Google redirects the browser here; `state` identifies the user who started the connect."""
-    channel, created = await ChannelService(session, settings).finish_youtube_connect(state, code, error)
+) -> ChannelOut | RedirectResponse:
+    """Google redirects the browser here; `state` identifies the user who started the connect.
+    A browser is sent on to the web app's `/channels?connected=<id>`, or
+    `/channels?connect_error=<reason>` when nothing was connected; API clients get JSON."""
+    service = ChannelService(session, settings)
+    if wants_page(request):
+        try:
+            channel, _ = await service.finish_youtube_connect(state, code, error)
+        except KadrError as exc:
+            return _to_channels_page(connect_error=exc.detail)
+        return _to_channels_page(connected=channel.id)
+    channel, created = await service.finish_youtube_connect(state, code, error)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/channels/{channel.id}"
     return _out(channel)
+
+
+def _to_channels_page(**query: str) -> RedirectResponse:
+    return RedirectResponse(f"/channels?{urlencode(query)}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/channels/telegram", response_model=ChannelOut, status_code=status.HTTP_201_CREATED)

@@ -33,6 +33,14 @@ PAGES = (
     "/videos/{video_id}",
     "/videos/{video_id}/runs/new",
     "/runs/{run_id}",
+    "/scenarios",
+    "/scenarios/new",
+    "/scenarios/{scenario_id}",
+    "/shared/scenarios/{token}",
+    "/channels",
+    "/publications",
+    "/inbox",
+    "/inbox/settings",
 )
 #: Where the API and its documents live: never a page, never the app's 404.
 API_PREFIXES = ("/v1", "/docs", "/redoc", "/openapi.json", "/health", "/metrics", "/static")
@@ -116,9 +124,14 @@ async def static_asset(version: str, asset: str) -> Response:
     )
 
 
+def wants_page(request: Request) -> bool:
+    """A browser opening a page (it asks for HTML), not an API client (JSON, anything)."""
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
 def not_found_page(request: Request) -> Response | None:
     """The app's 404 page for a browser that opened a path no page has; None for API clients."""
-    if request.method != "GET" or "text/html" not in request.headers.get("accept", ""):
+    if not wants_page(request):
         return None
     path = request.url.path
     if any(path == prefix or path.startswith(prefix + "/") for prefix in API_PREFIXES):

@@ -2,7 +2,7 @@
 // speaks to the public /v1 API only (api.js). The server (kadr/web/endpoints.py PAGES) answers
 // each of these paths with this app, so a new page is declared here and there.
 
-import { currentUser, onSessionChange, restoreSession, signOut } from "./api.js";
+import { api, currentUser, onSessionChange, restoreSession, signOut } from "./api.js";
 import { fallback, navigate, route, showError, start } from "./router.js";
 import { h, useTimeZone } from "./ui.js";
 
@@ -15,11 +15,33 @@ route("/videos", () => import("./pages/videos.js"));
 route("/videos/:id", () => import("./pages/video.js"));
 route("/videos/:id/runs/new", () => import("./pages/new-run.js"));
 route("/runs/:id", () => import("./pages/run.js"));
+route("/scenarios", () => import("./pages/scenarios.js"));
+route("/scenarios/new", () => import("./pages/scenario.js"));
+route("/scenarios/:id", () => import("./pages/scenario.js"));
+route("/shared/scenarios/:token", () => import("./pages/shared-scenario.js"), { public: true });
+route("/channels", () => import("./pages/channels.js"));
+route("/publications", () => import("./pages/publications.js"));
+route("/inbox", () => import("./pages/inbox.js"));
+route("/inbox/settings", () => import("./pages/notification-settings.js"));
 fallback(() => import("./pages/not-found.js"));
 
 function link(href, text) {
   const current = location.pathname === href || location.pathname.startsWith(`${href}/`);
   return h("li", {}, h("a", { href, "aria-current": current ? "page" : null }, text));
+}
+
+/** The inbox link with the number of unread notifications beside it (none: no number). */
+const unread = h("span", { class: "count", hidden: true });
+
+async function countUnread() {
+  if (!currentUser()) return;
+  try {
+    const page = await api("/v1/notifications?unread=true&limit=1");
+    unread.hidden = page.total === 0;
+    unread.replaceChildren(String(page.total), h("span", { class: "visually-hidden" }, " unread"));
+  } catch {
+    unread.hidden = true; // the page itself says what is wrong with the API
+  }
 }
 
 /** The header's links: what a signed-in user can open, or how to get in. */
@@ -39,8 +61,14 @@ function drawNav() {
     }
     await navigate("/sign-in?signed-out=1");
   };
+  const inbox = link("/inbox", "Inbox");
+  inbox.firstChild.append(" ", unread);
   nav.replaceChildren(
     link("/videos", "Videos"),
+    link("/scenarios", "Scenarios"),
+    link("/channels", "Channels"),
+    link("/publications", "Publications"),
+    inbox,
     link("/api-keys", "API keys"),
     link("/profile", user.display_name || "Profile"),
     h("li", {}, h("button", { type: "button", class: "link-button", onclick: leave }, "Sign out")),
@@ -48,7 +76,11 @@ function drawNav() {
 }
 
 onSessionChange(drawNav);
-window.addEventListener("kadr:page", drawNav); // the current page's link is marked
+window.addEventListener("kadr:page", () => {
+  drawNav(); // the current page's link is marked
+  countUnread();
+});
+window.addEventListener("kadr:unread", countUnread); // the inbox marked something read
 
 async function boot() {
   try {

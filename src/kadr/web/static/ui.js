@@ -107,6 +107,104 @@ export function useTimeZone(zone) {
   timeZone = zone || undefined;
 }
 
+/** The time zone dates are shown in: the user's, else the browser's. */
+export function currentTimeZone() {
+  return timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+function wallClock(ms, zone) {
+  const parts = {};
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+  for (const part of format.formatToParts(new Date(ms))) parts[part.type] = part.value;
+  return parts;
+}
+
+function zoneOffsetMs(ms, zone) {
+  const p = wallClock(ms, zone);
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/** An instant as a datetime-local value ("2026-05-01T14:30") on the clock of the current time zone. */
+export function toZonedInput(iso) {
+  const p = wallClock(new Date(iso).getTime(), currentTimeZone());
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+/** A datetime-local value read on the clock of the current time zone, as an ISO instant (UTC). */
+export function fromZonedInput(value) {
+  const [date, time] = value.split("T");
+  const [year, month, day] = date.split("-").map(Number);
+  const [hour, minute] = time.split(":").map(Number);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const zone = currentTimeZone();
+  let instant = wall - zoneOffsetMs(wall, zone);
+  instant = wall - zoneOffsetMs(instant, zone); // again at the instant itself: across a DST change
+  return new Date(instant).toISOString();
+}
+
+/** The calendar day of an instant in the current time zone, as "2026-05-01" (sortable). */
+export function dayKey(iso) {
+  const p = wallClock(new Date(iso).getTime(), currentTimeZone());
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+export function formatDay(iso) {
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeZone: currentTimeZone() }).format(new Date(iso));
+}
+
+export function formatClock(iso) {
+  return new Intl.DateTimeFormat(undefined, { timeStyle: "short", timeZone: currentTimeZone() }).format(new Date(iso));
+}
+
+/**
+ * A button that acts on the second press (the first one asks), for what cannot be undone:
+ * dangerButton("Delete", "Press again to delete", `Delete ${name}`, async () => ...).
+ */
+export function dangerButton(text, confirmText, label, act) {
+  const button = h("button", { type: "button", class: "danger", "aria-label": label }, text);
+  let armed = false;
+  button.addEventListener("click", async () => {
+    if (!armed) {
+      armed = true;
+      button.textContent = confirmText;
+      button.removeAttribute("aria-label"); // the new text says what the next press does
+      return;
+    }
+    button.disabled = true;
+    try {
+      await act();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+/** A secret shown once, read-only, with a Copy button beside it. */
+export function secretField(labelText, value) {
+  const input = h("input", { type: "text", readOnly: true, value, class: "secret" });
+  const copy = h("button", { type: "button" }, "Copy");
+  copy.addEventListener("click", async () => {
+    input.select();
+    try {
+      await navigator.clipboard.writeText(value);
+      copy.textContent = "Copied";
+    } catch {
+      copy.textContent = "Selected: press Ctrl+C";
+    }
+  });
+  return h("div", { class: "row" }, field(labelText, input), copy);
+}
+
 export function formatDate(iso) {
   if (!iso) return "–";
   try {
@@ -156,6 +254,15 @@ const STATUS_WORDS = {
   skipped: "Skipped",
   cached: "Reused",
   pending: "Waiting",
+  // scenarios, channels, publications
+  ready: "Ready",
+  generating: "Writing",
+  ok: "Working",
+  needs_reauth: "Needs reconnecting",
+  error: "Not working",
+  scheduled: "Scheduled",
+  publishing: "Publishing",
+  published: "Published",
 };
 
 export function statusWords(status) {
