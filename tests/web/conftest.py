@@ -24,6 +24,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
         missing(f"{CHROMIUM} is missing (apt-get install chromium, or `make test` as root)")
     args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium's sandbox refuses root
+    args.append("--enable-blink-features=AudioVideoTracks")  # a dub's sound-track switch
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         yield chromium

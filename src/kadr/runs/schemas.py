@@ -144,6 +144,11 @@ class ProfileOut(Schema):
     reviewable: list[str] = Field(
         default_factory=list, description="The components of it a run may stop after for a person (`review`)"
     )
+    problem: str | None = Field(
+        None,
+        description="Why a run of it as it is would be refused here (e.g. no language model for translate); "
+        "null: it can run",
+    )
 
 
 class TranslationOut(Schema):

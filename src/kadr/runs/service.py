@@ -96,6 +96,8 @@ class ProfileView:
     id: str | None = None
     #: Every component the profile runs (requirements added, in order) with all its parameters.
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Why a run of it as it is would be refused here (None: it can run).
+    problem: str | None = None
 
     @property
     def reviewable(self) -> list[str]:
@@ -207,14 +209,27 @@ class RunService:
     def _profile_view(
         self, name: str, description: str, components: dict[str, Any], profile_id: str | None = None
     ) -> ProfileView:
+        problem = None
         try:
             parameters = settable_parameters(self.settings, components)
-        except ValidationFailed:
-            # A stored profile naming a parameter a newer component dropped: shown as saved;
-            # running it says what is wrong.
-            parameters = {name: dict(params or {}) for name, params in components.items()}
+        except ValidationFailed as exc:
+            # It cannot run here as it is (no language model for translate, a parameter a newer
+            # component dropped): its components with their defaults, and the reason.
+            problem = exc.detail
+            parameters = {
+                name: {**COMPONENTS[name].defaults, **dict(params or {})}
+                if name in COMPONENTS
+                else dict(params or {})
+                for name, params in components.items()
+            }
         return ProfileView(
-            name, description, components, builtin=profile_id is None, id=profile_id, parameters=parameters
+            name,
+            description,
+            components,
+            builtin=profile_id is None,
+            id=profile_id,
+            parameters=parameters,
+            problem=problem,
         )
 
     async def list_profiles(self, owner_id: str) -> list[ProfileView]:

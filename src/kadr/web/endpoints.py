@@ -33,6 +33,7 @@ PAGES = (
     "/videos/{video_id}",
     "/videos/{video_id}/runs/new",
     "/runs/{run_id}",
+    "/runs/{run_id}/review",
     "/scenarios",
     "/scenarios/new",
     "/scenarios/{scenario_id}",

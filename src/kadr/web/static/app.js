@@ -15,6 +15,7 @@ route("/videos", () => import("./pages/videos.js"));
 route("/videos/:id", () => import("./pages/video.js"));
 route("/videos/:id/runs/new", () => import("./pages/new-run.js"));
 route("/runs/:id", () => import("./pages/run.js"));
+route("/runs/:id/review", () => import("./pages/review.js"));
 route("/scenarios", () => import("./pages/scenarios.js"));
 route("/scenarios/new", () => import("./pages/scenario.js"));
 route("/scenarios/:id", () => import("./pages/scenario.js"));

@@ -254,6 +254,7 @@ const STATUS_WORDS = {
   skipped: "Skipped",
   cached: "Reused",
   pending: "Waiting",
+  awaiting_review: "Waiting for your review",
   // scenarios, channels, publications
   ready: "Ready",
   generating: "Writing",

@@ -16,7 +16,62 @@ function kindOf(value) {
   return "json";
 }
 
-function control(component, name, value) {
+/**
+ * Controls for parameters whose choices the installation knows (GET /v1/languages): the
+ * languages to translate into as boxes to tick, the language heard as a list, a voice per
+ * language. Any other parameter gets the control its value's type suggests.
+ */
+function choiceControl(component, name, value, catalog) {
+  const key = `${component}.${name}`;
+  if (key === "translate.languages") {
+    const offered = [...new Set([...catalog.translate.llm, ...catalog.translate.apertium])].sort();
+    return h(
+      "fieldset",
+      { class: "choices", "data-kind": "choices", "data-name": key },
+      h("legend", {}, "Translate into"),
+      offered.map((code) =>
+        field(code, h("input", { type: "checkbox", value: code, checked: value.includes(code), "data-choice": "" })),
+      ),
+    );
+  }
+  if (key === "transcribe.language" && typeof value === "string") {
+    const options = ["auto", ...catalog.transcribe].map((code) =>
+      h("option", { value: code, selected: code === value }, code === "auto" ? "auto (detect)" : code),
+    );
+    return h("select", { name: key, "data-kind": "string" }, options);
+  }
+  if (key === "dub.voices") {
+    return h("div", { class: "voices", "data-kind": "voices", "data-name": key, "data-value": JSON.stringify(value) });
+  }
+  return null;
+}
+
+/** The voice boxes of dub: one per language being translated into, the best voice first. */
+function drawVoices(form, catalog) {
+  const holder = form.querySelector('[data-kind="voices"]');
+  if (!holder) return;
+  const given = JSON.parse(holder.dataset.value || "{}");
+  const chosen = Object.fromEntries([...holder.querySelectorAll("select")].map((select) => [select.dataset.language, select.value]));
+  const languages = [...form.querySelectorAll('[data-name="translate.languages"] [data-choice]:checked')].map((box) => box.value);
+  holder.replaceChildren(
+    ...languages.map((language) => {
+      const voices = catalog.speech[language] || [];
+      const current = chosen[language] ?? given[language] ?? "";
+      const select = h(
+        "select",
+        { "data-language": language },
+        h("option", { value: "" }, voices.length ? `best installed (${voices[0]})` : "no voice here speaks it"),
+        voices.map((voice) => h("option", { value: voice, selected: voice === current }, voice)),
+      );
+      return field(`Voice for ${language}`, select);
+    }),
+  );
+  if (!languages.length) holder.append(h("p", { class: "muted small" }, "Tick the languages to translate into first."));
+}
+
+function control(component, name, value, catalog) {
+  const special = catalog ? choiceControl(component, name, value, catalog) : null;
+  if (special) return special;
   const kind = kindOf(value);
   const attributes = { name: `${component}.${name}`, "data-kind": kind };
   switch (kind) {
@@ -47,6 +102,13 @@ function describe(value) {
 
 /** The value a control holds, in the parameter's type; throws naming the field when it cannot. */
 function read(input) {
+  if (input.dataset.kind === "choices") {
+    return [...input.querySelectorAll("[data-choice]:checked")].map((box) => box.value);
+  }
+  if (input.dataset.kind === "voices") {
+    const voices = [...input.querySelectorAll("select")].filter((select) => select.value);
+    return Object.fromEntries(voices.map((select) => [select.dataset.language, select.value]));
+  }
   const text = input.value.trim();
   switch (input.dataset.kind) {
     case "boolean":
@@ -73,12 +135,17 @@ function read(input) {
   }
 }
 
-function componentFieldset(component, parameters) {
+function componentFieldset(component, parameters, catalog) {
   const names = Object.keys(parameters);
   const body = names.length
-    ? names.map((name) =>
-        field(name.replaceAll("_", " "), control(component, name, parameters[name]), `Default: ${describe(parameters[name])}`),
-      )
+    ? names.map((name) => {
+        const input = control(component, name, parameters[name], catalog);
+        const hint = `Default: ${describe(parameters[name])}`;
+        // A group of boxes is its own fieldset with a legend; the rest are labelled fields.
+        return input.tagName === "FIELDSET" || input.dataset.kind === "voices"
+          ? h("div", { class: "field" }, input, h("p", { class: "hint" }, hint))
+          : field(name.replaceAll("_", " "), input, hint);
+      })
     : [h("p", { class: "muted small" }, "Nothing to set.")];
   return h(
     "details",
@@ -92,7 +159,7 @@ function componentFieldset(component, parameters) {
 function overrides(form, profile) {
   const changed = {};
   for (const input of form.querySelectorAll("[data-kind]")) {
-    const [component, name] = input.name.split(".");
+    const [component, name] = (input.name || input.dataset.name).split(".");
     const value = read(input);
     if (JSON.stringify(value) !== JSON.stringify(profile.parameters[component][name])) {
       (changed[component] ??= {})[name] = value;
@@ -103,14 +170,32 @@ function overrides(form, profile) {
 
 export async function render(main, { params, signal }) {
   const id = encodeURIComponent(params.id);
-  const [video, profiles] = await Promise.all([api(`/v1/videos/${id}`, { signal }), api("/v1/profiles", { signal })]);
+  const [video, profiles, catalog] = await Promise.all([
+    api(`/v1/videos/${id}`, { signal }),
+    api("/v1/profiles", { signal }),
+    api("/v1/languages", { signal }).catch(() => null), // without it, plain fields
+  ]);
   setTitle(`New run of ${video.filename}`);
   const chosen = () => profiles.find((profile) => profile.name === form.elements.profile.value);
   const settings = h("div", { class: "components" });
+  const review = h("fieldset", { class: "choices review-choices" });
+  const problem = h("div", { "aria-live": "polite" });
   const drawSettings = () => {
     const profile = chosen();
+    problem.replaceChildren(
+      profile.problem
+        ? h("p", { class: "notice" }, `As it is, this profile cannot run here: ${profile.problem}. Change the setting it names below.`)
+        : "",
+    );
     settings.replaceChildren(
-      ...Object.entries(profile.parameters).map(([component, parameters]) => componentFieldset(component, parameters)),
+      ...Object.entries(profile.parameters).map(([component, parameters]) => componentFieldset(component, parameters, catalog)),
+    );
+    if (catalog) drawVoices(form, catalog);
+    review.hidden = !profile.reviewable?.length;
+    review.replaceChildren(
+      h("legend", {}, "Stop for review after"),
+      h("p", { class: "hint" }, "The run waits for you to check and correct what it made before it goes on."),
+      ...(profile.reviewable || []).map((name) => field(name, h("input", { type: "checkbox", value: name, "data-review": "" }))),
     );
   };
   const choices = profiles.map((profile, index) =>
@@ -129,7 +214,9 @@ export async function render(main, { params, signal }) {
     h("fieldset", { class: "profiles" }, h("legend", {}, "Profile"), choices),
     h("h2", {}, "Settings"),
     h("p", { class: "hint" }, "Each component of the chosen profile, with the values it runs with. Change any."),
+    problem,
     settings,
+    review,
     field("Reuse an identical recent run instead of computing again", useCache),
     message,
     submit,
@@ -150,7 +237,13 @@ export async function render(main, { params, signal }) {
       const run = await api("/v1/runs", {
         method: "POST",
         headers: { "Idempotency-Key": idempotencyKey() },
-        json: { video_id: video.id, profile: profile.name, params: changed, use_cache: useCache.checked },
+        json: {
+          video_id: video.id,
+          profile: profile.name,
+          params: changed,
+          use_cache: useCache.checked,
+          review: [...review.querySelectorAll("[data-review]:checked")].map((box) => box.value),
+        },
       });
       await navigate(`/runs/${encodeURIComponent(run.id)}`);
     } catch (error) {
@@ -160,6 +253,11 @@ export async function render(main, { params, signal }) {
       submit.disabled = false;
     }
   });
+  if (catalog) {
+    settings.addEventListener("change", (event) => {
+      if (event.target.closest('[data-name="translate.languages"]')) drawVoices(form, catalog);
+    });
+  }
   main.append(
     h("p", { class: "crumbs" }, h("a", { href: "/videos" }, "Videos"), " / ", h("a", { href: `/videos/${id}` }, video.filename), " / "),
     h("h1", {}, "Start a run"),

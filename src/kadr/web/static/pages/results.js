@@ -5,7 +5,7 @@
 
 import { api } from "../api.js";
 import { artifactsOf, readJson } from "../artifacts.js";
-import { formatBytes, formatTime, h } from "../ui.js";
+import { formatBytes, formatTime, h, uid } from "../ui.js";
 
 function section(id, title, ...content) {
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), ...content);
@@ -136,6 +136,77 @@ function transcriptReader(transcript, player) {
   return { reader, seek };
 }
 
+/**
+ * The video in other languages: the dubbed mp4 of the language chosen (its first sound track is
+ * the dub, the second the original: where the browser can switch tracks, "original sound"
+ * does), with each translation's subtitles as tracks of the player, and their downloads.
+ */
+function languagesSection(artifacts) {
+  const languages = new Set();
+  for (const name of artifacts.keys()) {
+    const found = name.match(/^(?:translations\/([^/]+)\/subtitles\.vtt|dub\/([^/]+)\.mp4)$/);
+    if (found) languages.add(found[1] || found[2]);
+  }
+  if (!languages.size) return null;
+  const sorted = [...languages].sort();
+  const dubbed = sorted.filter((language) => artifacts.has(`dub/${language}.mp4`));
+  const tracks = sorted
+    .filter((language) => artifacts.has(`translations/${language}/subtitles.vtt`))
+    .map((language) =>
+      h("track", {
+        kind: "subtitles",
+        srclang: language,
+        label: language,
+        src: artifacts.get(`translations/${language}/subtitles.vtt`).download_url,
+      }),
+    );
+  const parts = [];
+  if (dubbed.length) {
+    const player = h("video", { controls: true, preload: "metadata", playsInline: true, "aria-label": "The dubbed video" }, tracks);
+    const hintId = uid("hint");
+    const sound = h("select", { id: uid("sound"), "aria-describedby": hintId });
+    for (const language of dubbed) sound.append(h("option", { value: language }, `Dub: ${language}`));
+    const switchable = "audioTracks" in HTMLMediaElement.prototype;
+    if (switchable) sound.append(h("option", { value: "" }, "Original sound"));
+    let shown = null;
+    const play = () => {
+      const language = sound.value || shown;
+      const at = player.currentTime || 0;
+      if (language !== shown) {
+        shown = language;
+        player.src = artifacts.get(`dub/${language}.mp4`).download_url;
+        player.addEventListener("loadedmetadata", () => (player.currentTime = at), { once: true });
+      }
+      if (switchable && player.audioTracks?.length > 1) {
+        player.audioTracks[0].enabled = Boolean(sound.value);
+        player.audioTracks[1].enabled = !sound.value;
+      }
+    };
+    sound.addEventListener("change", play);
+    player.addEventListener("loadedmetadata", play);
+    parts.push(
+      h("div", { class: "field" }, h("label", { for: sound.id }, "Sound"), sound),
+      h(
+        "p",
+        { class: "hint", id: hintId },
+        switchable
+          ? "Each dub keeps the original sound as a second track."
+          : "Each dub keeps the original sound as a second track: download the video to hear it.",
+      ),
+      h("figure", { class: "player" }, player),
+    );
+    play();
+  }
+  const downloads = sorted.flatMap((language) =>
+    [`dub/${language}.mp4`, `translations/${language}/subtitles.srt`, `translations/${language}/subtitles.vtt`]
+      .filter((name) => artifacts.has(name))
+      .map((name) =>
+        h("li", {}, h("a", { href: artifacts.get(name).download_url, download: name.replaceAll("/", "-") }, name)),
+      ),
+  );
+  return section("languages-heading", "Other languages", parts, h("ul", { class: "downloads" }, downloads));
+}
+
 function downloadsSection(runId, artifacts) {
   const wanted = [...artifacts.values()].filter(
     (artifact) => artifact.name.startsWith("subtitles/") || artifact.name.startsWith("transcript."),
@@ -213,6 +284,8 @@ export async function drawResults(container, run, signal) {
   }
   if (highlights) parts.push(highlightsSection(highlights.highlights || [], seek));
   if (talk) parts.push(talk);
+  const languages = languagesSection(artifacts);
+  if (languages) parts.push(languages);
   parts.push(downloadsSection(run.id, artifacts));
   const thumbs = thumbnailsSection(artifacts);
   if (thumbs) parts.push(thumbs);

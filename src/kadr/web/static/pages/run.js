@@ -119,6 +119,16 @@ export async function render(main, { params, signal }) {
     failure.replaceChildren();
     if (run.status === "failed") failure.append(h("p", { class: "error", role: "alert" }, failureWords(run)));
     if (run.status === "cancelled") failure.append(h("p", { class: "notice" }, "This run was cancelled. Retry starts it again."));
+    if (run.status === "awaiting_review") {
+      failure.append(
+        h(
+          "p",
+          { class: "notice", role: "status" },
+          "This run waits for you: check what it made so far, correct it, then let it go on. ",
+          h("a", { href: `/runs/${id}/review`, class: "button primary" }, "Review"),
+        ),
+      );
+    }
     actions.replaceChildren(
       ...(FINISHED.has(run.status) ? [] : [cancel]),
       ...(run.status === "failed" || run.status === "cancelled" ? [retry] : []),
