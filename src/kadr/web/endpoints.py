@@ -33,6 +33,7 @@ PAGES = (
     "/videos/{video_id}",
     "/videos/{video_id}/runs/new",
     "/runs/{run_id}",
+    "/admin",
 )
 #: Where the API and its documents live: never a page, never the app's 404.
 API_PREFIXES = ("/v1", "/docs", "/redoc", "/openapi.json", "/health", "/metrics", "/static")

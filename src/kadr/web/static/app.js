@@ -15,6 +15,7 @@ route("/videos", () => import("./pages/videos.js"));
 route("/videos/:id", () => import("./pages/video.js"));
 route("/videos/:id/runs/new", () => import("./pages/new-run.js"));
 route("/runs/:id", () => import("./pages/run.js"));
+route("/admin", () => import("./pages/admin.js"));
 fallback(() => import("./pages/not-found.js"));
 
 function link(href, text) {
@@ -42,6 +43,7 @@ function drawNav() {
   nav.replaceChildren(
     link("/videos", "Videos"),
     link("/api-keys", "API keys"),
+    ...(user.is_admin ? [link("/admin", "Admin")] : []),
     link("/profile", user.display_name || "Profile"),
     h("li", {}, h("button", { type: "button", class: "link-button", onclick: leave }, "Sign out")),
   );

@@ -155,6 +155,7 @@ const STATUS_WORDS = {
   cancelled: "Cancelled",
   skipped: "Skipped",
   cached: "Reused",
+  edited: "Edited",
   pending: "Waiting",
 };
 
