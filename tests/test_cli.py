@@ -101,3 +101,19 @@ def test_migrate_and_user_create(tmp_path: Path) -> None:
     )
     assert duplicate.returncode == 1
     assert "Traceback" not in duplicate.stderr
+    granted = subprocess.run(
+        kadr_command("admin", "grant", "OPS@example.com"),
+        env=kadr_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert granted.returncode == 0 and "is now an administrator" in granted.stderr, granted.stderr
+    unknown = subprocess.run(
+        kadr_command("admin", "grant", "nobody@example.com"),
+        env=kadr_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 1 and "no user" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -66,6 +66,7 @@ def create_app(
 
     from kadr.accounts.dependencies import current_principal
     from kadr.accounts.endpoints import router as accounts_router
+    from kadr.admin.endpoints import router as admin_router
     from kadr.channels.endpoints import router as channels_router
     from kadr.glossaries.endpoints import router as glossaries_router
     from kadr.health import router as health_router
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(scenarios_router, prefix="/v1")
     app.include_router(glossaries_router, prefix="/v1")
     app.include_router(voices_router, prefix="/v1")
+    app.include_router(admin_router, prefix="/v1")
     app.include_router(web_router)  # the browser app at `/`: its pages and /static/ files
     app.state.not_found_page = not_found_page
     document_problems(app, authenticated_by=(current_principal,))

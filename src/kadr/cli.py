@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="kadr: self-hosted backend for AI video work.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+admin_app = typer.Typer(help="Administer the system.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 scenario_app = typer.Typer(help="Write video scenarios with the language model.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 models_app = typer.Typer(
@@ -210,6 +212,31 @@ def user_create(
         console.print(f"[red]error:[/red] {getattr(exc, 'detail', exc)}")
         raise typer.Exit(1) from None
     console.print(f"created user {email} ({user_id})")
+
+
+@admin_app.command("grant")
+def admin_grant(email: str) -> None:
+    """Make an existing user an administrator (the web app's /admin and /v1/admin/...)."""
+    from kadr.accounts.service import AccountService
+    from kadr.core.db import dispose_database, get_database
+    from kadr.migrations.runner import upgrade_database
+
+    settings = _settings()
+
+    async def main() -> str:
+        await upgrade_database(settings)
+        try:
+            async with get_database(settings).session() as session:
+                return (await AccountService(session, settings).grant_admin(email)).id
+        finally:
+            await dispose_database()
+
+    try:
+        user_id = asyncio.run(main())
+    except Exception as exc:
+        console.print(f"[red]error:[/red] {getattr(exc, 'detail', exc)}")
+        raise typer.Exit(1) from None
+    console.print(f"{email} ({user_id}) is now an administrator")
 
 
 def _parse_params(values: list[str]) -> dict[str, dict[str, Any]]:

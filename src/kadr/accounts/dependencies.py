@@ -28,7 +28,7 @@ from kadr.accounts.service import AccountService
 from kadr.accounts.throttle import LoginThrottle
 from kadr.config import Settings
 from kadr.core.deps import SessionDep, SettingsDep
-from kadr.core.errors import Unauthorized
+from kadr.core.errors import NotFound, Unauthorized
 
 __all__ = [
     "AccountServiceDep",
@@ -49,6 +49,7 @@ __all__ = [
     "ScenariosWrite",
     "Scope",
     "Scoped",
+    "SystemAdmin",
     "VideosRead",
     "VideosWrite",
     "authorize",
@@ -178,6 +179,19 @@ async def _admin(principal: CurrentPrincipal) -> Principal:
 
 #: A credential allowed to manage credentials: a person's session, or an `admin` key.
 Admin = Annotated[Principal, Depends(_admin)]
+
+
+async def _system_admin(principal: CurrentPrincipal) -> Principal:
+    # The admin area does not exist for anyone else: 404, like another user's row.
+    if not principal.user_fields.get("is_admin"):
+        raise NotFound("no such page")
+    principal.require(Scope.ADMIN)
+    return principal
+
+
+#: An administrator of the whole system (`users.is_admin`; `kadr admin grant EMAIL`) with a
+#: credential that may administer (a session, or an `admin` key); 404 for every other user.
+SystemAdmin = Annotated[Principal, Depends(_system_admin)]
 
 
 async def login_throttle(request: Request) -> LoginThrottle:

@@ -191,6 +191,16 @@ class AccountService:
         self._forget(user_id=user_id)
         return user
 
+    async def grant_admin(self, email: str) -> User:
+        """Make the user with `email` an administrator of the whole system (the admin view)."""
+        user = await self.accounts.user_by_email(normalise_email(email))
+        if user is None:
+            raise NotFound(f"no user with the email {email}")
+        user.is_admin = True
+        await self.session.commit()
+        self._forget(user_id=user.id)
+        return user
+
     async def language_of(self, user_id: str) -> str:
         """The ISO 639-1 language to write in for this user: their default language, else their
         locale's, else `profile.FALLBACK_LANGUAGE`."""

@@ -85,3 +85,25 @@ class WorkerInstance:
 
     def _path(self, token: str) -> Path:
         return self.folder / f"{token}.lock"
+
+
+def instances_in(work_dir: Path) -> list[tuple[str, bool]]:
+    """(lease owner, alive) of every worker instance whose file is in this scratch space."""
+    folder = work_dir / "workers"
+    found: list[tuple[str, bool]] = []
+    for path in sorted(folder.glob("*.lock")):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue  # it stopped meanwhile
+        try:
+            owner = os.read(fd, 512).decode(errors="replace") or f"?:?:{path.stem}"
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alive = False
+            except BlockingIOError:
+                alive = True
+        finally:
+            os.close(fd)
+        found.append((owner, alive))
+    return found

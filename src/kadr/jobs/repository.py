@@ -213,6 +213,67 @@ class JobRepository(Repository[Job]):
         )
         return [(queue, status, count) for queue, status, count in result.all()]
 
+    # --- the admin view ---------------------------------------------------------
+
+    async def counts_by_queue(self, statuses: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(queue, status, jobs) for jobs in any of `statuses`."""
+        result = await self.session.execute(
+            select(Job.queue, Job.status, func.count())
+            .where(Job.status.in_(statuses))
+            .group_by(Job.queue, Job.status)
+        )
+        return [(queue, status, count) for queue, status, count in result.all()]
+
+    async def leases_by_owner(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
+        """(lease owner, running jobs, last heartbeat, latest lease expiry) of every worker that
+        holds a lease: each heartbeat renews the lease and stamps `updated_at`."""
+        result = await self.session.execute(
+            select(Job.lease_owner, func.count(), func.max(Job.updated_at), func.max(Job.lease_expires_at))
+            .where(Job.status == JobStatus.RUNNING, Job.lease_owner.is_not(None))
+            .group_by(Job.lease_owner)
+        )
+        return [(str(owner), count, beat, expiry) for owner, count, beat, expiry in result.all()]
+
+    async def dead(self, limit: int) -> tuple[Sequence[Job], int]:
+        """The newest `limit` dead jobs, and how many there are."""
+        rows = await self.session.execute(
+            select(Job)
+            .where(Job.status == JobStatus.DEAD)
+            .order_by(Job.updated_at.desc(), Job.id.desc())
+            .limit(limit)
+        )
+        total = await self.session.execute(
+            select(func.count()).select_from(Job).where(Job.status == JobStatus.DEAD)
+        )
+        return rows.scalars().all(), int(total.scalar_one())
+
+    async def revive(self, job_id: str) -> bool:
+        """A dead job queued again with its attempts back to zero (False: it is not dead)."""
+        now = utcnow()
+        return await self.update(
+            job_id,
+            when_status=JobStatus.DEAD,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            run_after=now,
+            dispatched_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=None,
+            updated_at=now,
+        )
+
+    async def discard(self, job_id: str) -> bool:
+        """A dead job set aside for good (cancelled; its last error is kept)."""
+        now = utcnow()
+        return await self.update(
+            job_id,
+            when_status=JobStatus.DEAD,
+            status=JobStatus.CANCELLED,
+            error_kind=JobErrorKind.CANCELLED,
+            updated_at=now,
+        )
+
     async def _update_leased(self, job_id: str, worker_id: str, **values: Any) -> bool:
         """Change a running job whose lease `worker_id` still holds (False: cancelled or taken over)."""
         return await self.update(

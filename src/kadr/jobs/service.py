@@ -1,4 +1,4 @@
-"""Enqueue after commit, cancel, and read jobs.
+"""Enqueue after commit, cancel, and read jobs; the administrator's view of them.
 
 `enqueue` adds the job row to the caller's session; the broker message is sent
 only after that session's transaction commits, and forgotten if it rolls back.
@@ -6,6 +6,9 @@ only after that session's transaction commits, and forgotten if it rolls back.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from kadr.config import Settings
 from kadr.core.clock import utcnow
+from kadr.core.errors import Conflict, KadrError, NotFound
 from kadr.core.ids import new_id
 from kadr.jobs import broker
+from kadr.jobs.instances import instances_in
 from kadr.jobs.models import Job, JobStatus
-from kadr.jobs.registry import get_kind
+from kadr.jobs.registry import QUEUES, get_kind
 from kadr.jobs.repository import JobRepository
 
 _PENDING_KEY = "kadr_pending_jobs"
@@ -83,3 +88,77 @@ async def enqueue(
 async def cancel(session: AsyncSession, job_id: str) -> bool:
     """Mark a job cancelled (the caller commits); its worker stops at the next heartbeat."""
     return await JobRepository(session).cancel(job_id)
+
+
+@dataclass
+class QueueLength:
+    queue: str
+    queued: int = 0
+    running: int = 0
+    dead: int = 0
+
+
+@dataclass
+class WorkerView:
+    worker_id: str
+    alive: bool
+    running_jobs: int = 0
+    last_heartbeat_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+
+
+class JobAdminService:
+    """What an administrator sees of the job system and may do to it: queue lengths, workers,
+    dead jobs to queue again or set aside."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.jobs = JobRepository(session)
+
+    async def queues(self) -> list[QueueLength]:
+        """Every queue, with its jobs waiting, running and dead (empty queues too)."""
+        lengths = {queue: QueueLength(queue) for queue in QUEUES}
+        counted = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.DEAD)
+        for queue, status, count in await self.jobs.counts_by_queue(counted):
+            setattr(lengths.setdefault(queue, QueueLength(queue)), status, count)
+        return list(lengths.values())
+
+    async def workers(self) -> list[WorkerView]:
+        """The workers that hold leases (a lease renewed in time is a heartbeat: alive), and the
+        instances sharing this scratch space (alive while their process lives), idle or not."""
+        now = utcnow()
+        views: dict[str, WorkerView] = {}
+        for owner, count, beat, expiry in await self.jobs.leases_by_owner():
+            views[owner] = WorkerView(owner, expiry is not None and expiry > now, count, beat, expiry)
+        for owner, alive in await asyncio.to_thread(instances_in, self.settings.resolved_work_dir):
+            view = views.setdefault(owner, WorkerView(owner, alive))
+            view.alive = alive  # the lock is the better witness on this machine
+        return sorted(views.values(), key=lambda v: (not v.alive, v.worker_id))
+
+    async def dead_jobs(self, limit: int) -> tuple[Sequence[Job], int]:
+        return await self.jobs.dead(limit)
+
+    async def requeue(self, job_id: str) -> Job:
+        """Queue a dead job again, attempts from zero; its worker hears of it after commit."""
+        if not await self.jobs.revive(job_id):
+            raise await self._not_dead(job_id)
+        job = await self.jobs.get_unscoped(job_id)
+        assert job is not None
+        _pending(self.session.sync_session).append((job.queue, job.id, 0.0))
+        await self.session.commit()
+        return job
+
+    async def discard(self, job_id: str) -> Job:
+        if not await self.jobs.discard(job_id):
+            raise await self._not_dead(job_id)
+        job = await self.jobs.get_unscoped(job_id)
+        assert job is not None
+        await self.session.commit()
+        return job
+
+    async def _not_dead(self, job_id: str) -> KadrError:
+        job = await self.jobs.get_unscoped(job_id)
+        if job is None:
+            return NotFound(f"no job {job_id}")
+        return Conflict(f"job {job_id} is {job.status}, not dead: only dead jobs are requeued or discarded")

@@ -50,10 +50,16 @@ class ComponentStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     CACHED = "cached"  # answered from an earlier run's outputs
+    EDITED = "edited"  # an earlier run's outputs with a person's edits (a revision)
 
 
 #: Component states whose outputs are final: a retried run does not redo them.
-DONE_COMPONENT_STATUSES = (ComponentStatus.SUCCEEDED, ComponentStatus.SKIPPED, ComponentStatus.CACHED)
+DONE_COMPONENT_STATUSES = (
+    ComponentStatus.SUCCEEDED,
+    ComponentStatus.SKIPPED,
+    ComponentStatus.CACHED,
+    ComponentStatus.EDITED,
+)
 #: Component states that produced the component's artifacts in this run.
 PRODUCED_COMPONENT_STATUSES = (ComponentStatus.SUCCEEDED, ComponentStatus.SKIPPED)
 #: Component states of work not finished yet: cancelling or failing the run ends them too.
@@ -79,6 +85,9 @@ class ComponentResult:
     skipped_reason: str | None = None
     #: Language model calls made (components cannot record them: the run's recorder does).
     llm_calls: list[LLMCall] = field(default_factory=list)
+    #: Names of outputs of the revised run (`ctx.previous`) kept as they are: recorded with
+    #: the objects already stored, neither written again nor uploaded.
+    kept: list[str] = field(default_factory=list)
 
 
 def with_llm_calls(error: BaseException, calls: list[LLMCall]) -> BaseException:
@@ -144,6 +153,7 @@ class ComponentContext:
         params: dict[str, Any],
         settings: Settings,
         fetch_artifact: Callable[[str], Path],
+        fetch_previous: Callable[[str], Path | None] | None = None,
         report_progress: Callable[[float, str | None], None] | None = None,
         cancel_event: threading.Event | None = None,
         deadline: float | None = None,
@@ -154,6 +164,7 @@ class ComponentContext:
         self.params = params
         self.settings = settings
         self._fetch_artifact = fetch_artifact
+        self._fetch_previous = fetch_previous
         self._report_progress = report_progress
         self.cancel_event = cancel_event or threading.Event()
         #: time.monotonic() value after which work must stop; None = no deadline.
@@ -167,6 +178,18 @@ class ComponentContext:
         import json
 
         return json.loads(self.input(name).read_text(encoding="utf-8"))
+
+    def previous(self, name: str) -> Path | None:
+        """Local path of what this component wrote as `name` in the run this one revises (a
+        person's edits applied to it); None in a fresh run, or if it wrote no such file."""
+        return self._fetch_previous(name) if self._fetch_previous is not None else None
+
+    def previous_json(self, name: str) -> Any:
+        """`previous(name)` parsed as JSON; None when there is none."""
+        import json
+
+        path = self.previous(name)
+        return None if path is None else json.loads(path.read_text(encoding="utf-8"))
 
     def output(self, name: str) -> Path:
         """Where to write the artifact `name`; parent folders are created."""

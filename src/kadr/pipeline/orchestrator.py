@@ -125,6 +125,9 @@ class PipelineRun:
     records: dict[str, ComponentRecord] = field(default_factory=dict)
     #: Components after which the run stops for a person (those not reviewed yet).
     pause_after: tuple[str, ...] = ()
+    #: In a revision, what the revised run's components that run again had produced, by
+    #: component name: a component may keep what the edits did not change (`ComponentResult.kept`).
+    previous: dict[str, list[ArtifactRecord]] = field(default_factory=dict)
 
 
 class RunRecorder(Protocol):
@@ -290,6 +293,9 @@ class Orchestrator:
             params=record.params,
             settings=self.settings,
             fetch_artifact=lambda artifact: self._fetch(records, workdir, artifact),
+            fetch_previous=lambda artifact: self._fetch_previous(
+                run.previous.get(record.name, []), workdir, artifact
+            ),
             report_progress=report,
             cancel_event=cancel_event,
             deadline=time.monotonic() + self.settings.component_timeout_seconds,
@@ -321,6 +327,12 @@ class Orchestrator:
             record.llm_calls = llm_calls_of(exc)
             raise
         record.llm_calls = list(result.llm_calls)
+        try:
+            kept = self._kept(run.previous.get(record.name, []), result.kept)
+        except ValueError as exc:
+            record.status = ComponentStatus.FAILED
+            record.error = str(exc)
+            raise
         record.summary = dict(result.summary)
         record.device = str(record.summary.pop("device", "cpu"))
         if result.skipped_reason:
@@ -330,6 +342,7 @@ class Orchestrator:
             record.status = ComponentStatus.SUCCEEDED
         record.progress = 1.0
         record.artifacts = await asyncio.to_thread(self._store_artifacts, run.run_id, record.name, result)
+        record.artifacts += kept
 
     def _skip_reason(
         self, component: type[Component], records: Mapping[str, ComponentRecord], missing: str
@@ -360,6 +373,25 @@ class Orchestrator:
                 )
             )
         return stored
+
+    @staticmethod
+    def _kept(previous: list[ArtifactRecord], names: list[str]) -> list[ArtifactRecord]:
+        """The revised run's records of the outputs a component kept (same stored objects)."""
+        by_name = {artifact.name: artifact for artifact in previous}
+        missing = [name for name in names if name not in by_name]
+        if missing:
+            raise ValueError(f"kept {', '.join(missing)}, which the revised run did not produce")
+        return [by_name[name] for name in names]
+
+    def _fetch_previous(self, previous: list[ArtifactRecord], workdir: Path, name: str) -> Path | None:
+        artifact = next((a for a in previous if a.name == name), None)
+        if artifact is None:
+            return None
+        local = workdir / "previous" / name
+        if not (local.exists() and local.stat().st_size == artifact.size_bytes):
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.storage.get_file(artifact.storage_key, local)
+        return local
 
     def _fetch(self, records: Mapping[str, ComponentRecord], workdir: Path, name: str) -> Path:
         for record in records.values():

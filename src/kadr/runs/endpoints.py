@@ -13,11 +13,13 @@ from kadr.core.deps import SessionDep, SettingsDep
 from kadr.core.http import problem_responses
 from kadr.core.idempotency import IdempotencyKey
 from kadr.core.pagination import PageDep, Paginated
+from kadr.runs.revisions import HighlightEdit, RevisionService, SegmentEdit
 from kadr.runs.schemas import (
     ArtifactOut,
     EventsLinkOut,
     ProfileIn,
     ProfileOut,
+    RevisionCreate,
     RunCreate,
     RunOut,
     TranslationCreate,
@@ -150,6 +152,30 @@ async def run_events(
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
 async def cancel_run(run_id: str, user: RunsWrite, session: SessionDep, settings: SettingsDep) -> RunOut:
     return RunOut.model_validate(await RunService(session, settings).cancel(user.id, run_id))
+
+
+@router.post("/runs/{run_id}/revisions", status_code=status.HTTP_202_ACCEPTED, response_model=RunOut)
+async def create_revision(
+    run_id: str,
+    body: RevisionCreate,
+    response: Response,
+    user: RunsWrite,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey,
+) -> RunOut:
+    """A new run of a succeeded run with a person's fixes: segment texts and highlight spans.
+    Only what reads the edits runs again (subtitles, the clips whose span or captions changed);
+    every other output is carried over as it is. Follow it like any run."""
+    run = await RevisionService(session, settings).revise(
+        user.id,
+        run_id,
+        [SegmentEdit(e.index, e.text) for e in body.segments],
+        [HighlightEdit(e.index, e.start, e.end) for e in body.highlights],
+        idempotency_key,
+    )
+    response.headers["Location"] = f"/v1/runs/{run.id}"
+    return RunOut.model_validate(run)
 
 
 @router.get("/runs/{run_id}/artifacts", response_model=list[ArtifactOut])

@@ -56,6 +56,10 @@ class Run(Base):
     error: Mapped[str | None]
     job_id: Mapped[str | None] = mapped_column(String(40))
     cached_from_run_id: Mapped[str | None] = mapped_column(String(40))
+    #: The run this one revises (a person's edits applied to its outputs); None for a fresh run.
+    parent_run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), index=True, default=None
+    )
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

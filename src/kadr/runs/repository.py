@@ -19,8 +19,8 @@ _STATUS_RUN_COLUMNS = tuple(
     getattr(Run, name)
     for name in (
         "id", "video_id", "profile_name", "status", "progress", "error", "config_hash", "config",
-        "versions", "review", "reviewed", "cached_from_run_id", "job_id", "created_at", "started_at",
-        "finished_at",
+        "versions", "review", "reviewed", "cached_from_run_id", "parent_run_id", "job_id", "created_at",
+        "started_at", "finished_at",
     )
 )  # fmt: skip
 _STATUS_COMPONENT_COLUMNS = tuple(

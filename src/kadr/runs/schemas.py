@@ -98,11 +98,28 @@ class RunOut(Schema):
     review: list[str] = Field(description="Components after which the run stops for a person")
     reviewed: list[str] = Field(description="Those a person has let it go on from")
     cached_from_run_id: str | None
+    parent_run_id: str | None = Field(None, description="The run this one revises (POST …/revisions)")
     job_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     components: list[ComponentOut]
+
+
+class SegmentEditIn(Schema):
+    index: int = Field(ge=0, description="The segment's position in transcript.json's `segments`")
+    text: str = Field(max_length=2000, description="What is said; word timings are shared out anew")
+
+
+class HighlightEditIn(Schema):
+    index: int = Field(ge=0, description="The highlight's position in highlights.json's `highlights`")
+    start: float = Field(ge=0, description="Seconds into the video")
+    end: float = Field(gt=0, description="Seconds into the video, after start and within it")
+
+
+class RevisionCreate(Schema):
+    segments: list[SegmentEditIn] = Field(default_factory=list, max_length=500)
+    highlights: list[HighlightEditIn] = Field(default_factory=list, max_length=100)
 
 
 class EventsLinkOut(Schema):

@@ -105,7 +105,7 @@ class ProfileView:
         return [name for name in self.parameters if name in COMPONENTS and COMPONENTS[name].reviewable]
 
 
-def _artifact_row(run_id: str, owner_id: str, stored: Artifact | ArtifactRecord) -> Artifact:
+def artifact_row(run_id: str, owner_id: str, stored: Artifact | ArtifactRecord) -> Artifact:
     """A row for an object stored by this run, or shared with the run it was cached from."""
     return Artifact(
         id=new_id("art"),
@@ -416,7 +416,7 @@ class RunService:
         ]
         self.runs.add(run)
         artifacts = [
-            _artifact_row(run.id, run.owner_id, a)
+            artifact_row(run.id, run.owner_id, a)
             for a in await self.runs.artifacts(source.id)
             if a.name != MANIFEST_NAME
         ]
@@ -572,7 +572,7 @@ class RunService:
                     await self.runs.update_artifact(artifacts[file.name].id, **values)
                 else:
                     record = ArtifactRecord(file.name, component.name, file.kind, file.content_type, **values)
-                    self.session.add(_artifact_row(run.id, owner_id, record))
+                    self.session.add(artifact_row(run.id, owner_id, record))
                 changed.append(file.name)
         await self.session.commit()
         return [a for a in await self.runs.artifacts(run.id) if a.name in changed]
@@ -704,6 +704,7 @@ class RunService:
             run.id, when_status=run.status, status=RunStatus.RUNNING, started_at=run.started_at or utcnow()
         )
         artifacts = await self.runs.artifacts(run.id)
+        revised = await self.runs.artifacts(run.parent_run_id) if run.parent_run_id else []
         announce_after_commit(self.session, run_topic(run.id))
         await self.session.commit()
         pipeline_run = self._pipeline_run(run, video.storage_key, artifacts)
@@ -714,6 +715,10 @@ class RunService:
             for name, record in pipeline_run.records.items()
             if record.status in DONE_COMPONENT_STATUSES
         }
+        # A revision's components that run again may keep what the revised run made.
+        for artifact in revised:
+            if artifact.component not in pipeline_run.records and artifact.name != MANIFEST_NAME:
+                pipeline_run.previous.setdefault(artifact.component, []).append(_artifact_record(artifact))
         return pipeline_run
 
     async def owner_of(self, run_id: str) -> str | None:
@@ -742,7 +747,7 @@ class RunService:
             run = await self.runs.get_unscoped(run_id)
             owner_id = run.owner_id if run else ""
             await self.runs.replace_artifacts(
-                run_id, record.name, [_artifact_row(run_id, owner_id, a) for a in record.artifacts]
+                run_id, record.name, [artifact_row(run_id, owner_id, a) for a in record.artifacts]
             )
         if overall is not None:
             await self.runs.update(run_id, progress=overall)

@@ -42,6 +42,7 @@ PAGES = (
     "/publications",
     "/inbox",
     "/inbox/settings",
+    "/admin",
 )
 #: Where the API and its documents live: never a page, never the app's 404.
 API_PREFIXES = ("/v1", "/docs", "/redoc", "/openapi.json", "/health", "/metrics", "/static")

@@ -152,7 +152,7 @@ def test_the_talk_dubbed_into_russian(talk: Bench, tmp_path: Path, openai_server
     clips = bench.run("clips", plan=plan, count=1, aspects=["9:16"], language="ru", audio="dub")
     (listed,) = json.loads(clips.artifacts[-1].path.read_text())
     assert (listed["language"], listed["audio"]) == ("ru", "dub")
-    captions = (bench.workdir / "captions" / "clip_01_9x16.ass").read_text()
+    captions = bench.fetch("clips/clip_01_9x16.ass").read_text()
     assert re.search(r"[а-яё]{3,}", captions.lower()), "the captions are the Russian cues"
     with av.open(str(bench.fetch(listed["name"]))) as clip:
         (sound,) = clip.streams.audio

@@ -1,7 +1,7 @@
 """run review
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-04 21:20:00.000000
 
 A run may stop for a person after some of its components (`review`); `reviewed` lists those a
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -8,6 +8,7 @@ word timings, written to a clip-local ASS file per aspect that starts at zero.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ import pysubs2
 from kadr.assets import CAPTION_FONT, FONTS_DIR
 from kadr.config import Settings
 from kadr.core.errors import PermanentJobError
+from kadr.core.hashing import sha256_file
 from kadr.media.probe import MediaInfo
 from kadr.pipeline.base import Component, ComponentContext, ComponentResult, ProducedArtifact
 from kadr.pipeline.components.dub import TRACK_LANGUAGES
@@ -149,6 +151,27 @@ def render_args(
     return args
 
 
+def render_key(
+    start: float,
+    end: float,
+    geometry: str,
+    captions: str,
+    params: dict[str, Any],
+    sound: str | None,
+) -> str:
+    """sha256 of everything one clip (and its ASS captions) is made from (the source aside, which a
+    revision shares): equal keys, equal clips, so a revision keeps the clips its edits did not touch.
+    `sound`: the audio bitrate, and the dub's digest where the clip speaks a dub."""
+    document = {
+        "version": Clips.version,
+        "span": [round(start, 3), round(end, 3)],
+        "geometry": geometry,
+        "captions": captions,
+        "encoder": [params["preset"], int(params["crf"]), sound],
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
 def _clip_progress(
     ctx: ComponentContext, done_before: float, span: float, total: float, name: str
 ) -> Callable[[float], None]:
@@ -162,7 +185,9 @@ def _clip_progress(
 
 class Clips(Component):
     name = "clips"
-    version = "3"  # 3: captions and sound in a translated language
+    #: 3: captions and sound in a translated language; clips.json names each clip's render_key
+    #: (revisions keep unchanged clips)
+    version = "3"
     requires = ("highlights", "transcribe", "probe")
     defaults: ClassVar[dict[str, Any]] = {
         "count": 3,
@@ -238,20 +263,37 @@ class Clips(Component):
         source_size = (info.display_width or info.width or 0, info.display_height or info.height or 0)
         sizes = {a: output_size(a, str(params["resolution"]), source_size) for a in aspects}
         threads = int(params["threads"]) or encoder_threads(len(aspects))
+        audio_bitrate = str(params["audio_bitrate"]) if info.has_audio or dubbed else None
+        # The sound in the render key: a dub spoken again (a reviewed translation) is another clip.
+        sound = f"{audio_bitrate}:{sha256_file(dubbed)}" if dubbed else audio_bitrate
+        # In a revision, a clip whose inputs are unchanged is kept: same file, no encode.
+        rendered_before = {
+            entry["name"]: entry.get("render_key") for entry in ctx.previous_json("clips/clips.json") or []
+        }
         total = sum(h["end"] - h["start"] for h in highlights) or 1.0
-        done = 0.0
+        done = encoded = 0.0
         artifacts: list[ProducedArtifact] = []
+        kept: list[str] = []
         index: list[dict[str, Any]] = []
         for highlight in highlights:
             start, end = float(highlight["start"]), float(highlight["end"])
             outputs: list[tuple[Path, str]] = []
             for aspect in aspects:
                 name = f"clips/clip_{highlight['rank']:02d}_{aspect.replace(':', 'x')}.mp4"
-                video_filter = geometry_filter(aspect, sizes[aspect])
+                geometry = geometry_filter(aspect, sizes[aspect])
+                burn, captions = "", ""
+                ass = name.removesuffix(".mp4") + ".ass"
                 if params["captions"] and words:
-                    video_filter += self._captions(ctx, words, start, end, sizes[aspect], name)
-                outputs.append((ctx.output(name), video_filter))
-                artifacts.append(ProducedArtifact(name, outputs[-1][0], "video", "video/mp4"))
+                    burn, captions = self._captions(ctx, words, start, end, sizes[aspect], ass)
+                key = render_key(start, end, geometry, captions, params, sound)
+                produced = [name, ass] if captions else [name]
+                if rendered_before.get(name) == key:
+                    kept += produced
+                else:
+                    outputs.append((ctx.output(name), geometry + burn))
+                    artifacts.append(ProducedArtifact(name, outputs[-1][0], "video", "video/mp4"))
+                    if captions:
+                        artifacts.append(ProducedArtifact(ass, ctx.output(ass), "subtitles", "text/x-ssa"))
                 index.append(
                     {
                         "rank": highlight["rank"],
@@ -265,37 +307,41 @@ class Clips(Component):
                         "title": highlight["title"],
                         "language": language,
                         "audio": params["audio"],
+                        "captions": ass if captions else None,
+                        "render_key": key,
                     }
                 )
-            ctx.run_ffmpeg(
-                render_args(
-                    ctx.source,
-                    start,
-                    end,
-                    outputs,
-                    preset=str(params["preset"]),
-                    crf=int(params["crf"]),
-                    threads=threads,
-                    audio_bitrate=str(params["audio_bitrate"]) if info.has_audio or dubbed else None,
-                    audio=dubbed,
-                    audio_language=language if dubbed else None,
-                ),
-                duration_seconds=end - start,
-                on_progress=_clip_progress(ctx, done, end - start, total, f"clip {highlight['rank']}"),
-            )
+            if outputs:
+                ctx.run_ffmpeg(
+                    render_args(
+                        ctx.source,
+                        start,
+                        end,
+                        outputs,
+                        preset=str(params["preset"]),
+                        crf=int(params["crf"]),
+                        threads=threads,
+                        audio_bitrate=audio_bitrate,
+                        audio=dubbed,
+                        audio_language=language if dubbed else None,
+                    ),
+                    duration_seconds=end - start,
+                    on_progress=_clip_progress(ctx, done, end - start, total, f"clip {highlight['rank']}"),
+                )
+                encoded += (end - start) * len(outputs)
             done += end - start
         listing = ctx.output("clips/clips.json")
         listing.write_text(json.dumps(index, indent=1, ensure_ascii=False))
         artifacts.append(ProducedArtifact("clips/clips.json", listing, "json", "application/json"))
         ctx.progress(1.0)
-        return ComponentResult(
-            artifacts,
-            {
-                "clips": len(index),
-                "seconds_encoded": round(done * len(aspects), 2),
-                "encoder_threads": threads,
-            },
-        )
+        summary: dict[str, Any] = {
+            "clips": len(index),
+            "seconds_encoded": round(encoded, 2),
+            "encoder_threads": threads,
+        }
+        if kept:
+            summary["clips_kept"] = len(kept)
+        return ComponentResult(artifacts, summary, kept=kept)
 
     @staticmethod
     def _captions(
@@ -305,10 +351,13 @@ class Clips(Component):
         end: float,
         size: tuple[int, int],
         name: str,
-    ) -> str:
-        """Write the clip-local ASS file; the `subtitles` filter that burns it (or "" when silent)."""
-        ass = ctx.workdir / "captions" / f"{Path(name).stem}.ass"
-        ass.parent.mkdir(parents=True, exist_ok=True)
+    ) -> tuple[str, str]:
+        """Write the clip-local ASS file `name` (an output, kept with the clip); the `subtitles`
+        filter that burns it and the file's text (both "" when nothing is said in the clip)."""
+        ass = ctx.output(name)
         if not caption_file(words, start, end, size, ass, int(ctx.params["words_per_caption"])):
-            return ""
-        return f",subtitles={_filter_path(ass)}:fontsdir={_filter_path(FONTS_DIR)}"
+            return "", ""
+        return (
+            f",subtitles={_filter_path(ass)}:fontsdir={_filter_path(FONTS_DIR)}",
+            ass.read_text(encoding="utf-8"),
+        )

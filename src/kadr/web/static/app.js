@@ -24,6 +24,7 @@ route("/channels", () => import("./pages/channels.js"));
 route("/publications", () => import("./pages/publications.js"));
 route("/inbox", () => import("./pages/inbox.js"));
 route("/inbox/settings", () => import("./pages/notification-settings.js"));
+route("/admin", () => import("./pages/admin.js"));
 fallback(() => import("./pages/not-found.js"));
 
 function link(href, text) {
@@ -71,6 +72,7 @@ function drawNav() {
     link("/publications", "Publications"),
     inbox,
     link("/api-keys", "API keys"),
+    ...(user.is_admin ? [link("/admin", "Admin")] : []),
     link("/profile", user.display_name || "Profile"),
     h("li", {}, h("button", { type: "button", class: "link-button", onclick: leave }, "Sign out")),
   );

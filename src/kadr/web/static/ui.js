@@ -253,6 +253,7 @@ const STATUS_WORDS = {
   cancelled: "Cancelled",
   skipped: "Skipped",
   cached: "Reused",
+  edited: "Edited",
   pending: "Waiting",
   awaiting_review: "Waiting for your review",
   // scenarios, channels, publications

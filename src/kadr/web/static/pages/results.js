@@ -5,6 +5,8 @@
 
 import { api } from "../api.js";
 import { artifactsOf, readJson } from "../artifacts.js";
+import { reviseSection } from "../revise.js";
+import { schedulePanel } from "../schedule.js";
 import { formatBytes, formatTime, h, uid } from "../ui.js";
 
 function section(id, title, ...content) {
@@ -257,7 +259,7 @@ function thumbnailsSection(artifacts) {
   );
 }
 
-export async function drawResults(container, run, signal) {
+export async function drawResults(container, run, signal, { duration = null } = {}) {
   const artifacts = await artifactsOf(run.id, signal);
   const json = (name) => (artifacts.has(name) ? readJson(artifacts.get(name), signal) : Promise.resolve(null));
   const [clips, highlights, transcript] = await Promise.all([
@@ -284,6 +286,11 @@ export async function drawResults(container, run, signal) {
   }
   if (highlights) parts.push(highlightsSection(highlights.highlights || [], seek));
   if (talk) parts.push(talk);
+  if (transcript || highlights) parts.push(reviseSection(run, transcript, highlights?.highlights || [], duration));
+  const playable = (clips || [])
+    .filter((clip) => artifacts.has(clip.name))
+    .map((clip) => ({ name: `Clip ${clip.rank}, ${clip.aspect}`, title: clip.title, artifact: artifacts.get(clip.name) }));
+  if (playable.length) parts.push(await schedulePanel(playable, signal));
   const languages = languagesSection(artifacts);
   if (languages) parts.push(languages);
   parts.push(downloadsSection(run.id, artifacts));

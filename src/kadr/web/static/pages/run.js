@@ -25,7 +25,8 @@ const sleep = (ms, signal) =>
   });
 
 function componentItem(component) {
-  const percent = component.status === "succeeded" || component.status === "cached" ? 100 : component.progress * 100;
+  const done = ["succeeded", "cached", "edited"].includes(component.status);
+  const percent = done ? 100 : component.progress * 100;
   const took = component.duration_seconds !== null ? ` · ${formatDuration(component.duration_seconds)}` : "";
   return h(
     "li",
@@ -173,7 +174,7 @@ export async function render(main, { params, signal }) {
         if (!signal.aborted) update(await api(`/v1/runs/${id}`, { signal }));
       }
     }
-    if (!signal.aborted && run.status === "succeeded") await drawResults(results, run, signal);
+    if (!signal.aborted && run.status === "succeeded") await drawResults(results, run, signal, { duration: video?.duration_seconds });
   }
 
   main.append(
@@ -187,6 +188,9 @@ export async function render(main, { params, signal }) {
     ),
     h("h1", {}, `Run of ${videoName}`),
     h("p", { class: "muted" }, `Profile ${run.profile_name} · run ${run.id}`),
+    run.parent_run_id
+      ? h("p", { class: "notice" }, "A re-render of ", h("a", { href: `/runs/${encodeURIComponent(run.parent_run_id)}` }, "an earlier run"), " with your fixes: only what they touch is made again.")
+      : null,
     h("section", { class: "card", "aria-labelledby": "progress-heading" }, h("h2", { id: "progress-heading" }, "Progress"), status, overall, connection, failure, actions, message, components),
     results,
   );
