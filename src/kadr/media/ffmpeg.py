@@ -82,7 +82,7 @@ def child_setup(niceness: int = 0) -> Callable[[], None] | None:
     return arm
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -135,15 +135,15 @@ def run_ffmpeg(
         try:
             while process.poll() is None:
                 if cancel_event is not None and cancel_event.is_set():
-                    _kill_group(process)
+                    kill_group(process)
                     raise Cancelled("cancelled")
                 if deadline is not None and time.monotonic() > deadline:
-                    _kill_group(process)
+                    kill_group(process)
                     raise Cancelled("deadline exceeded while ffmpeg was running")
                 time.sleep(POLL_SECONDS)
         except BaseException:
             if process.poll() is None:
-                _kill_group(process)
+                kill_group(process)
             raise
         finally:
             progress_reader.join(timeout=5)
