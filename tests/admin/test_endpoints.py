@@ -4,6 +4,7 @@ invisible (404) to everyone but administrators."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from kadr.config import Settings
 from kadr.core.db import get_database
 from kadr.jobs import service as jobs
 from tests.jobs.conftest import executed
-from tests.support.api import assert_problem, register
+from tests.support.api import assert_problem, register, upload, wait_for_run
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +93,40 @@ async def test_queues_workers_and_dead_jobs(api: httpx.AsyncClient, settings: Se
     problem = assert_problem(await api.post(f"/v1/admin/jobs/{job_id}/requeue", headers=admin), 409)
     assert "not dead" in problem["detail"]
     assert_problem(await api.post("/v1/admin/jobs/job_nope/discard", headers=admin), 404)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Two quick attempts a job, so a run whose source is missing dies within seconds."""
+    return settings.model_copy(update={"job_max_attempts": 2, "job_backoff_base_seconds": 0.1})
+
+
+async def test_a_requeued_dead_run_is_reopened_and_finishes(
+    api: httpx.AsyncClient, settings: Settings, sample_video: Path
+) -> None:
+    owner = await register(api, "maker@example.com")
+    admin = await register(api, "ops@example.com")
+    await grant_admin(settings, "ops@example.com")
+    video = (await upload(api, owner, sample_video)).json()
+    stored = next(settings.data_dir.rglob(f"*{video['id']}*"))
+    hidden = stored.with_name("hidden")
+    stored.rename(hidden)  # the storage lost the file: every attempt fails, the job dies
+
+    run = (
+        await api.post(
+            "/v1/runs", headers=owner, json={"video_id": video["id"], "profile": "transcript-only"}
+        )
+    ).json()
+    dead_run = await wait_for_run(api, owner, run["id"], timeout=60)
+    assert dead_run["status"] == "failed", dead_run
+    dead = (await api.get("/v1/admin/jobs/dead", headers=admin)).json()["items"]
+    job = next(item for item in dead if item["kind"] == "run.process")
+
+    hidden.rename(stored)  # the operator repaired the storage, then requeues
+    assert (await api.post(f"/v1/admin/jobs/{job['id']}/requeue", headers=admin)).status_code == 200
+    reopened = (await api.get(f"/v1/runs/{run['id']}", headers=owner)).json()
+    assert reopened["status"] in ("queued", "running") and reopened["error"] is None
+
+    finished = await wait_for_run(api, owner, run["id"], timeout=120)
+    assert finished["status"] == "succeeded", finished
+    assert all(component["status"] == "succeeded" for component in finished["components"])

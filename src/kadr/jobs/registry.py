@@ -54,6 +54,9 @@ class JobContext:
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
 #: Called in the transaction that marks a job failed/dead/cancelled, so domain state follows.
 GiveUpHook = Callable[[AsyncSession, JobContext, str, str], Awaitable[None]]
+#: Called in the transaction that queues a dead job again (an administrator's requeue), so the
+#: domain state the give-up hook ended is opened again for the new attempts.
+ReviveHook = Callable[[AsyncSession, JobContext], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class JobKind:
     handler: Handler
     max_attempts: int | None = None
     on_give_up: GiveUpHook | None = None
+    on_revive: ReviveHook | None = None
     #: Wall-clock limit of one attempt; over it the attempt is cancelled and retried.
     #: None for kinds whose steps carry deadlines of their own (a run's components).
     time_limit_seconds: float | None = None
@@ -86,6 +90,7 @@ def job_handler(
     queue: str,
     max_attempts: int | None = None,
     on_give_up: GiveUpHook | None = None,
+    on_revive: ReviveHook | None = None,
     time_limit_seconds: float | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register `handler` for jobs of `kind` on `queue`."""
@@ -93,7 +98,7 @@ def job_handler(
         raise ValueError(f"unknown queue {queue!r}")
 
     def register(handler: Handler) -> Handler:
-        _KINDS[kind] = JobKind(kind, queue, handler, max_attempts, on_give_up, time_limit_seconds)
+        _KINDS[kind] = JobKind(kind, queue, handler, max_attempts, on_give_up, on_revive, time_limit_seconds)
         return handler
 
     return register

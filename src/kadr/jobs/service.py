@@ -23,7 +23,7 @@ from kadr.core.ids import new_id
 from kadr.jobs import broker
 from kadr.jobs.instances import instances_in
 from kadr.jobs.models import Job, JobStatus
-from kadr.jobs.registry import QUEUES, get_kind
+from kadr.jobs.registry import QUEUES, JobContext, get_kind
 from kadr.jobs.repository import JobRepository
 
 _PENDING_KEY = "kadr_pending_jobs"
@@ -140,11 +140,18 @@ class JobAdminService:
         return await self.jobs.dead(limit)
 
     async def requeue(self, job_id: str) -> Job:
-        """Queue a dead job again, attempts from zero; its worker hears of it after commit."""
+        """Queue a dead job again, attempts from zero, and reopen what its kind closed when it
+        gave up (a dead run's job reopens the run); its worker hears of it after commit."""
         if not await self.jobs.revive(job_id):
             raise await self._not_dead(job_id)
         job = await self.jobs.get_unscoped(job_id)
         assert job is not None
+        try:
+            on_revive = get_kind(job.kind).on_revive
+        except LookupError:  # a kind this installation no longer handles: queued, and it says so
+            on_revive = None
+        if on_revive is not None:
+            await on_revive(self.session, JobContext.for_job(job, self.settings, worker_id="admin"))
         _pending(self.session.sync_session).append((job.queue, job.id, 0.0))
         await self.session.commit()
         return job

@@ -11,7 +11,7 @@ from sqlalchemy import RowMapping, bindparam, delete, func, select, update
 from kadr.core.db import Database
 from kadr.core.pagination import PageResult
 from kadr.core.repository import Repository
-from kadr.pipeline.base import UNFINISHED_COMPONENT_STATUSES
+from kadr.pipeline.base import UNFINISHED_COMPONENT_STATUSES, ComponentStatus
 from kadr.runs.models import Artifact, Profile, Run, RunComponent, RunStatus
 
 #: What a run's status shows (RunOut without its components, and each component's ComponentOut).
@@ -119,6 +119,14 @@ class RunRepository(Repository[Run]):
         result = await self.session.execute(
             select(RunComponent).where(
                 RunComponent.run_id == run_id, RunComponent.status.in_(UNFINISHED_COMPONENT_STATUSES)
+            )
+        )
+        return result.scalars().all()
+
+    async def failed_components(self, run_id: str) -> Sequence[RunComponent]:
+        result = await self.session.execute(
+            select(RunComponent).where(
+                RunComponent.run_id == run_id, RunComponent.status == ComponentStatus.FAILED
             )
         )
         return result.scalars().all()

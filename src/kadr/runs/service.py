@@ -798,6 +798,21 @@ class RunService:
         announce_after_commit(self.session, run_topic(run_id))  # the caller commits
         await self._emit(run, EventType.RUN_DEAD if dead else EventType.RUN_FAILED, {"error": error[:1000]})
 
+    async def reopen_processing(self, run_id: str) -> None:
+        """The run's dead job is queued again (an administrator's requeue; the caller commits):
+        the failed run waits for it again, keeping the components it had finished."""
+        run = await self.runs.get_unscoped(run_id)
+        if run is None or run.status != RunStatus.FAILED:
+            return
+        await self.runs.update(
+            run_id, when_status=RunStatus.FAILED, status=RunStatus.QUEUED, finished_at=None, error=None
+        )
+        for component in await self.runs.failed_components(run_id):
+            await self.runs.update_component(
+                run_id, component.name, status=ComponentStatus.PENDING, finished_at=None, error=None
+            )
+        announce_after_commit(self.session, run_topic(run_id))
+
     async def _emit(self, run: Run, event_type: EventType, data: dict[str, Any]) -> None:
         video = await VideoRepository(self.session).get(run.owner_id, run.video_id)
         await emit(

@@ -56,7 +56,11 @@ async def _mark_run_failed(session: AsyncSession, context: JobContext, status: s
     )
 
 
-@job_handler(RUN_JOB_KIND, queue="video", on_give_up=_mark_run_failed)
+async def _reopen_run(session: AsyncSession, context: JobContext) -> None:
+    await RunService(session, context.settings).reopen_processing(context.payload["run_id"])
+
+
+@job_handler(RUN_JOB_KIND, queue="video", on_give_up=_mark_run_failed, on_revive=_reopen_run)
 async def process_run(context: JobContext) -> dict[str, Any] | None:
     """Run the run's remaining components; finished ones are checkpoints and are skipped."""
     settings = context.settings
